@@ -1,0 +1,103 @@
+// swift-tools-version: 6.1
+//
+// Tandem: a WebRTC-to-SIP media gateway. The target graph follows docs/architecture.md:
+// C libraries behind system-library targets, sans-IO protocol cores (which may import NIOCore
+// but never NIOPosix), IO drivers, the application layer, and two executables.
+
+import PackageDescription
+
+let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
+let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
+let package = Package(
+    name: "Tandem",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tandemd", targets: ["tandemd"]),
+        .executable(name: "tandemctl", targets: ["tandemctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+    ],
+    targets: [
+        // MARK: C libraries, found by pkg-config (Debian packages named as providers).
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
+            name: "CSRTP", pkgConfig: "libsrtp2",
+            providers: [.apt(["libsrtp2-dev"])]),
+        .systemLibrary(
+            name: "COpus", pkgConfig: "opus",
+            providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(
+            name: "CSpanDSP", pkgConfig: "spandsp",
+            providers: [.apt(["libspandsp-dev"])]),
+        // Wrappers for the C macros and variadic functions Swift cannot call.
+        .target(name: "CTandemShims", dependencies: ["COpenSSL", "COpus"]),
+
+        // MARK: Protocol cores: no sockets, no clocks of their own.
+        .target(name: "SIP", dependencies: [nioCore]),
+        .target(name: "SDP", dependencies: [nioCore]),
+        .target(name: "ICE", dependencies: [nioCore]),
+        .target(name: "DTLS", dependencies: [nioCore, "COpenSSL", "CTandemShims"]),
+        .target(name: "SRTP", dependencies: [nioCore, "CSRTP"]),
+        .target(name: "RTP", dependencies: [nioCore]),
+        .target(name: "AudioCodecs", dependencies: [nioCore, "COpus", "CSpanDSP", "CTandemShims"]),
+
+        // MARK: IO drivers.
+        .target(
+            name: "SIPTransport",
+            dependencies: [
+                "SIP", nioCore, nioPosix, logging,
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
+        .target(
+            name: "MediaEngine",
+            dependencies: ["ICE", "DTLS", "SRTP", "RTP", "AudioCodecs", nioCore, nioPosix, logging]),
+
+        // MARK: Application.
+        .target(
+            name: "TandemConfig",
+            dependencies: ["SIP", "SDP", "DTLS", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Gateway", dependencies: ["SIP", "SDP", "TandemConfig", "MediaEngine", logging]),
+        .target(
+            name: "Control",
+            dependencies: [
+                "TandemConfig", nioCore, nioPosix, logging,
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
+        .executableTarget(
+            name: "tandemd",
+            dependencies: [
+                "TandemConfig", "Gateway", "SIPTransport", "MediaEngine", "Control",
+                "DTLS", "SRTP", "AudioCodecs", nioCore, nioPosix, logging,
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .executableTarget(
+            name: "tandemctl",
+            dependencies: [
+                "Control",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // MARK: Tests.
+        .testTarget(name: "TandemConfigTests", dependencies: ["TandemConfig"]),
+        .testTarget(name: "NativeLibraryTests", dependencies: ["DTLS", "SRTP", "AudioCodecs"]),
+        .testTarget(name: "MediaEngineTests", dependencies: ["MediaEngine"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control"]),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["Control", "tandemd", "tandemctl"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,36 @@
+// Implementations of the wrappers declared in include/CTandemShims.h.
+#include "CTandemShims.h"
+
+#include <opus/opus.h>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+#include <spandsp/version.h>
+
+const char *tandem_openssl_version(void) { return OpenSSL_version(OPENSSL_VERSION); }
+
+const char *tandem_spandsp_release(void) { return SPANDSP_RELEASE_DATETIME_STRING; }
+
+int tandem_opus_set_bitrate(struct OpusEncoder *enc, int32_t bps) {
+    return opus_encoder_ctl(enc, OPUS_SET_BITRATE(bps));
+}
+
+int tandem_opus_set_inband_fec(struct OpusEncoder *enc, int on) {
+    return opus_encoder_ctl(enc, OPUS_SET_INBAND_FEC(on ? 1 : 0));
+}
+
+int tandem_opus_set_dtx(struct OpusEncoder *enc, int on) {
+    return opus_encoder_ctl(enc, OPUS_SET_DTX(on ? 1 : 0));
+}
+
+int tandem_opus_set_packet_loss_percent(struct OpusEncoder *enc, int32_t percent) {
+    return opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(percent));
+}
+
+int tandem_opus_set_complexity(struct OpusEncoder *enc, int32_t complexity) {
+    return opus_encoder_ctl(enc, OPUS_SET_COMPLEXITY(complexity));
+}
+
+int tandem_ssl_ctx_set_proto_versions(struct ssl_ctx_st *ctx, int minVersion, int maxVersion) {
+    if (SSL_CTX_set_min_proto_version(ctx, minVersion) != 1) return 0;
+    return SSL_CTX_set_max_proto_version(ctx, maxVersion) == 1;
+}
