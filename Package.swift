@@ -20,7 +20,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "TandemConfig",
             dependencies: ["SIP", "SDP", "DTLS", .product(name: "Yams", package: "Yams")]),
-        .target(name: "Gateway", dependencies: ["SIP", "SDP", "TandemConfig", "MediaEngine", logging]),
+        .target(name: "Gateway", dependencies: ["SIP", "SDP", "TandemConfig", "MediaEngine", nioCore, logging]),
         .target(
             name: "Control",
             dependencies: [
@@ -81,6 +81,7 @@ let package = Package(
                 "DTLS", "SRTP", "AudioCodecs", nioCore, nioPosix, logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
         .executableTarget(
             name: "tandemctl",

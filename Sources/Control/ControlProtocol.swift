@@ -1,0 +1,159 @@
+// The control socket protocol, version 1: one JSON object per line in each direction.
+//
+//   request:  {"version":1,"command":"status"}
+//   response: {"version":1,"ok":true,"status":{...}}
+//             {"version":1,"ok":false,"error":"unknown command 'x'"}
+//
+// A client sends the version it speaks; the daemon answers requests of any version it knows and
+// refuses newer ones with a clear error. New fields may be added to results within a version;
+// clients ignore fields they do not know.
+
+import Foundation
+
+public enum ControlProtocol {
+    public static let version = 1
+    /// Longest request line the daemon accepts.
+    public static let maxLineLength = 64 * 1024
+
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}
+
+public struct ControlRequest: Codable, Sendable, Equatable {
+    public var version: Int
+    public var command: String
+
+    public init(command: String, version: Int = ControlProtocol.version) {
+        self.version = version
+        self.command = command
+    }
+}
+
+public struct ControlResponse: Codable, Sendable {
+    public var version: Int
+    public var ok: Bool
+    public var error: String?
+    public var status: StatusReport?
+
+    public static func failure(_ message: String) -> ControlResponse {
+        ControlResponse(version: ControlProtocol.version, ok: false, error: message, status: nil)
+    }
+
+    public static func success(status: StatusReport) -> ControlResponse {
+        ControlResponse(version: ControlProtocol.version, ok: true, error: nil, status: status)
+    }
+}
+
+/// What `tandemctl status` shows.
+public struct StatusReport: Codable, Sendable, Equatable {
+    public struct Listener: Codable, Sendable, Equatable {
+        public var transport: String
+        public var address: String
+        public var port: Int
+        public init(transport: String, address: String, port: Int) {
+            self.transport = transport
+            self.address = address
+            self.port = port
+        }
+    }
+
+    public struct Reload: Codable, Sendable, Equatable {
+        public var at: Date
+        public var succeeded: Bool
+        /// The errors of a rejected configuration, or the changes that need a restart.
+        public var messages: [String]
+        public init(at: Date, succeeded: Bool, messages: [String]) {
+            self.at = at
+            self.succeeded = succeeded
+            self.messages = messages
+        }
+    }
+
+    public var version: String
+    public var node: String
+    public var pid: Int32
+    public var state: String
+    public var startedAt: Date
+    public var uptimeSeconds: Double
+    public var configFile: String
+    public var configFiles: [String]
+    /// 1 at start, +1 for every reload that was applied.
+    public var configGeneration: Int
+    public var lastReload: Reload?
+    public var listeners: [Listener]
+    public var http: Listener?
+    public var controlSocket: String
+    public var workers: Int
+    public var logLevel: String
+    public var activeCalls: Int
+    public var registrations: Int
+    public var trunks: Int
+    public var users: Int
+    public var mediaPorts: Int
+    public var libraries: [String: String]
+
+    public init(
+        version: String, node: String, pid: Int32, state: String, startedAt: Date, uptimeSeconds: Double,
+        configFile: String, configFiles: [String], configGeneration: Int, lastReload: Reload?,
+        listeners: [Listener], http: Listener?, controlSocket: String, workers: Int, logLevel: String,
+        activeCalls: Int, registrations: Int, trunks: Int, users: Int, mediaPorts: Int, libraries: [String: String]
+    ) {
+        self.version = version
+        self.node = node
+        self.pid = pid
+        self.state = state
+        self.startedAt = startedAt
+        self.uptimeSeconds = uptimeSeconds
+        self.configFile = configFile
+        self.configFiles = configFiles
+        self.configGeneration = configGeneration
+        self.lastReload = lastReload
+        self.listeners = listeners
+        self.http = http
+        self.controlSocket = controlSocket
+        self.workers = workers
+        self.logLevel = logLevel
+        self.activeCalls = activeCalls
+        self.registrations = registrations
+        self.trunks = trunks
+        self.users = users
+        self.mediaPorts = mediaPorts
+        self.libraries = libraries
+    }
+}
+
+/// Answers control requests; implemented by the daemon.
+public protocol ControlCommandHandler: Sendable {
+    func status() async -> StatusReport
+}
+
+extension ControlCommandHandler {
+    /// Answers one request line.
+    public func respond(to line: String) async -> ControlResponse {
+        let request: ControlRequest
+        do {
+            request = try ControlProtocol.decoder().decode(ControlRequest.self, from: Data(line.utf8))
+        } catch {
+            return .failure("malformed request: expected a JSON object with \"version\" and \"command\"")
+        }
+        guard request.version >= 1 && request.version <= ControlProtocol.version else {
+            return .failure("unsupported protocol version \(request.version) (this daemon speaks 1...\(ControlProtocol.version))")
+        }
+        switch request.command {
+        case "status":
+            return .success(status: await status())
+        default:
+            return .failure("unknown command '\(request.command)' (known: status)")
+        }
+    }
+}

@@ -1,0 +1,239 @@
+// The running node: binds every listener, answers the control socket, reloads on SIGHUP (keeping
+// the old configuration when the new one is broken), and drains on SIGTERM. It is the one owner
+// of the node-wide state the control socket reports.
+
+import AudioCodecs
+import Control
+import DTLS
+import Foundation
+import Gateway
+import Logging
+import MediaEngine
+import NIOCore
+import NIOPosix
+import SIPTransport
+import SRTP
+import ServiceLifecycle
+import TandemConfig
+import UnixSignals
+
+actor Daemon: ControlCommandHandler {
+    struct Overrides: Sendable {
+        var logLevel: Logger.Level?
+        var controlSocket: String?
+    }
+
+    private let configPath: String
+    private let overrides: Overrides
+    private let group: MultiThreadedEventLoopGroup
+    private let notifier: SystemdNotifier
+    private let threshold: LogThreshold
+    private let logger: Logger
+    private let startedAt = Date()
+    private let startedMonotonic = ContinuousClock.now
+
+    private var configuration: TandemConfiguration
+    private var generation = 1
+    private var lastReload: StatusReport.Reload?
+    private var workers: Int
+
+    let registry = CallRegistry()
+    let health = HealthState()
+    private var registrations = RegistrationBindings()
+    private var sipListeners: SIPListenerGroup?
+    private var healthServer: HealthServer?
+    private var controlServer: ControlServer?
+
+    init(
+        configPath: String, configuration: TandemConfiguration, overrides: Overrides, group: MultiThreadedEventLoopGroup,
+        workers: Int, notifier: SystemdNotifier, threshold: LogThreshold, logger: Logger
+    ) {
+        self.configPath = configPath
+        self.configuration = Daemon.applying(overrides, to: configuration)
+        self.overrides = overrides
+        self.group = group
+        self.workers = workers
+        self.notifier = notifier
+        self.threshold = threshold
+        self.logger = logger
+    }
+
+    private static func applying(_ overrides: Overrides, to configuration: TandemConfiguration) -> TandemConfiguration {
+        var result = configuration
+        if let socket = overrides.controlSocket { result.control.socketPath = socket }
+        return result
+    }
+
+    // MARK: Start
+
+    /// Binds SIP listeners, the HTTP listener and the control socket; all or nothing.
+    func bindAll() async throws {
+        do {
+            let specs = configuration.sip.listeners.map {
+                SIPListenerSpec(transport: $0.transport, address: $0.address, port: $0.port,
+                                certificatePath: $0.certificate, privateKeyPath: $0.privateKey)
+            }
+            sipListeners = try await SIPListenerGroup.bind(specs, group: group, logger: logger)
+            if let http = configuration.http {
+                healthServer = try await HealthServer.bind(host: http.address, port: http.port, group: group, state: health)
+                logger.info("HTTP listening", metadata: ["address": "\(http.address)", "port": "\(healthServer?.localAddress?.port ?? http.port)"])
+            }
+            controlServer = try await ControlServer.bind(
+                path: configuration.control.socketPath, mode: configuration.control.mode, group: group,
+                handler: self, logger: logger)
+            logger.info("control socket ready", metadata: ["path": "\(configuration.control.socketPath)"])
+        } catch {
+            await closeListeners()
+            throw error
+        }
+    }
+
+    /// Tells systemd the node is up. Called from inside the service group, so SIGTERM and SIGHUP
+    /// handlers are in place before anyone is told to send them.
+    func announceReady() {
+        notifier.notify("READY=1\nMAINPID=\(getpid())\nSTATUS=\(statusLine())")
+        logger.notice("ready", metadata: ["node": "\(configuration.node)", "config": "\(configPath)"])
+    }
+
+    private func statusLine() -> String {
+        let listeners = (sipListeners?.bound ?? []).map { "\($0.transport.rawValue):\($0.port)" }.joined(separator: " ")
+        return "running; listening on \(listeners)"
+    }
+
+    // MARK: Reload
+
+    /// Loads the configuration file again. A broken file is rejected with its errors logged and
+    /// the running configuration kept; settings that need new sockets wait for a restart.
+    func reload() async {
+        notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())\nSTATUS=reloading configuration")
+        logger.notice("reloading configuration", metadata: ["config": "\(configPath)"])
+        do {
+            let loaded = try ConfigurationLoader().load(path: configPath)
+            let next = Daemon.applying(overrides, to: loaded.configuration)
+            for warning in loaded.warnings { logger.warning("\(warning)") }
+            let pending = Daemon.changesNeedingRestart(from: configuration, to: next)
+            for change in pending { logger.warning("\(change) changed; the change takes effect at the next restart") }
+            configuration = next
+            generation += 1
+            threshold.level = overrides.logLevel ?? Logger.Level(next.logLevel)
+            lastReload = StatusReport.Reload(at: Date(), succeeded: true, messages: pending.map { "\($0) changed; restart to apply" })
+            logger.notice("configuration reloaded", metadata: ["generation": "\(generation)"])
+        } catch {
+            for diagnostic in error.diagnostics {
+                if diagnostic.severity == .error { logger.error("\(diagnostic)") } else { logger.warning("\(diagnostic)") }
+            }
+            logger.error("new configuration rejected; keeping the running one", metadata: ["generation": "\(generation)"])
+            lastReload = StatusReport.Reload(at: Date(), succeeded: false, messages: error.errors.map(\.description))
+        }
+        notifier.notify("READY=1\nSTATUS=\(statusLine())")
+    }
+
+    /// Settings bound to sockets or threads at start, which a reload cannot change in place.
+    static func changesNeedingRestart(from old: TandemConfiguration, to new: TandemConfiguration) -> [String] {
+        var changes: [String] = []
+        if old.sip.listeners.map(\.endpoint) != new.sip.listeners.map(\.endpoint)
+            || old.sip.listeners.map(\.certificate) != new.sip.listeners.map(\.certificate) {
+            changes.append("sip.listeners")
+        }
+        if old.http.map({ "\($0.address):\($0.port)" }) != new.http.map({ "\($0.address):\($0.port)" }) { changes.append("http") }
+        if old.control != new.control { changes.append("control") }
+        if old.workers != new.workers { changes.append("workers") }
+        let interfaces = { (c: TandemConfiguration) in c.media.interfaces.map { "\($0.name) \($0.address) \($0.portMin)-\($0.portMax)" } }
+        if interfaces(old) != interfaces(new) { changes.append("media.interfaces") }
+        return changes
+    }
+
+    // MARK: Shutdown
+
+    /// Stops taking calls, waits for them up to the drain timeout, ends the rest, and closes
+    /// every listener.
+    func drainAndStop() async {
+        notifier.notify("STOPPING=1\nSTATUS=draining")
+        health.startDraining()
+        let timeout = configuration.drainTimeout
+        logger.notice("shutting down: draining calls", metadata: ["timeout": "\(timeout.secondsText)"])
+        let outcome = await registry.drain(timeout: timeout, logger: logger)
+        logger.notice("drain complete", metadata: [
+            "ended_naturally": "\(outcome.endedNaturally)", "ended_at_deadline": "\(outcome.endedByDeadline)",
+        ])
+        await closeListeners()
+    }
+
+    private func closeListeners() async {
+        await sipListeners?.close()
+        await healthServer?.close()
+        await controlServer?.close()
+        sipListeners = nil
+        healthServer = nil
+        controlServer = nil
+    }
+
+    // MARK: Status
+
+    func status() async -> StatusReport {
+        let calls = await registry.activeCalls
+        let state = await registry.state
+        let http = healthServer?.localAddress.map {
+            StatusReport.Listener(transport: "http", address: configuration.http?.address ?? "", port: $0.port ?? 0)
+        }
+        return StatusReport(
+            version: TandemVersion.current, node: configuration.node, pid: getpid(), state: state.rawValue,
+            startedAt: startedAt, uptimeSeconds: (ContinuousClock.now - startedMonotonic).seconds,
+            configFile: configPath, configFiles: [configuration.file] + configuration.includedFiles,
+            configGeneration: generation, lastReload: lastReload,
+            listeners: (sipListeners?.bound ?? []).map {
+                StatusReport.Listener(transport: $0.transport.rawValue, address: $0.address, port: $0.port)
+            },
+            http: http, controlSocket: configuration.control.socketPath, workers: workers,
+            logLevel: threshold.level.rawValue, activeCalls: calls, registrations: registrations.count,
+            trunks: configuration.trunks.count, users: configuration.users.count,
+            mediaPorts: configuration.media.interfaces.reduce(0) { $0 + PortPool(portMin: $1.portMin, portMax: $1.portMax).capacity },
+            libraries: [
+                "openssl": OpenSSLLibrary.version, "libsrtp2": SRTPLibrary.version, "libopus": OpusLibrary.version,
+                "spandsp": "spandsp \(SpanDSPLibrary.release)",
+            ])
+    }
+}
+
+extension Logger.Level {
+    init(_ level: LogLevel) { self = Logger.Level(rawValue: level.rawValue) ?? .info }
+}
+
+// MARK: - Services
+
+/// The node itself, in the service group: announces READY, then drains on graceful shutdown.
+struct DaemonService: Service {
+    let daemon: Daemon
+
+    func run() async throws {
+        await daemon.announceReady()
+        try? await gracefulShutdown()
+        await daemon.drainAndStop()
+    }
+}
+
+/// Reloads the configuration on every SIGHUP until shutdown.
+struct ReloadService: Service {
+    let daemon: Daemon
+    let signals: UnixSignalsSequence
+
+    func run() async throws {
+        for await _ in signals.cancelOnGracefulShutdown() {
+            await daemon.reload()
+        }
+    }
+}
+
+/// Sends WATCHDOG=1 at half the interval systemd asked for.
+struct WatchdogService: Service {
+    let notifier: SystemdNotifier
+    let interval: Duration
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            notifier.notify("WATCHDOG=1")
+            let pause = interval / 2
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+        }
+    }
+}
