@@ -91,7 +91,7 @@ let package = Package(
             ]),
 
         // MARK: Tests.
-        .testTarget(name: "TandemConfigTests", dependencies: ["TandemConfig"]),
+        .testTarget(name: "TandemConfigTests", dependencies: ["TandemConfig"], exclude: ["Fixtures"]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["DTLS", "SRTP", "AudioCodecs"]),
         .testTarget(name: "MediaEngineTests", dependencies: ["MediaEngine"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway"]),

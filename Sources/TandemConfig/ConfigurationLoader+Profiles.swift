@@ -120,7 +120,7 @@ extension ConfigurationLoader {
             register: register,
             registerExpires: entry.int("register_expires", in: 60...86400, default: 3600),
             codecProfile: entry.string("codec_profile", default: "g711"),
-            mediaInterface: entry.string("media_interface", default: "default"),
+            mediaInterface: entry.string("media_interface", default: ""),
             dtmf: entry.choice("dtmf", default: .rfc4733),
             optionsInterval: entry.int("options_interval", in: 0...3600, default: 30),
             maxCalls: entry.int("max_calls", in: 0...100_000, default: 0),
@@ -214,8 +214,8 @@ extension TandemConfiguration {
             http: nil, logLevel: .info, drainTimeout: .seconds(30),
             dtlsProfiles: builtinDTLSProfiles, codecProfiles: builtinCodecProfiles, trunks: [],
             web: WebSettings(
-                realm: "tandem", dtlsProfile: "default", codecProfile: "webrtc", mediaInterface: "default",
-                minExpires: 60, maxExpires: 3600, location: location),
+                realm: "tandem", dtlsProfile: "default", codecProfile: "webrtc", mediaInterface: "",
+                minExpires: 60, maxExpires: 3600, location: location.with(key: "web")),
             users: [], dialPlan: [])
     }
 }

@@ -146,13 +146,23 @@ public struct ConfigurationLoader: Sendable {
         }
         main.finish()
 
+        // Web users and trunks that name no media interface use the first one.
+        let firstInterface = media.interfaces.first?.name ?? "default"
+        var web = sections.web ?? defaults.web
+        if web.mediaInterface.isEmpty { web.mediaInterface = firstInterface }
+        let trunks = sections.trunks.map { trunk in
+            var trunk = trunk
+            if trunk.mediaInterface.isEmpty { trunk.mediaInterface = firstInterface }
+            return trunk
+        }
+
         return TandemConfiguration(
             file: path, includedFiles: included, node: node, advertisedAddress: advertised,
             sip: sip, media: media, workers: workers, control: control, http: http,
             logLevel: logLevel, drainTimeout: drain,
             dtlsProfiles: ConfigurationLoader.withBuiltins(sections.dtlsProfiles, TandemConfiguration.builtinDTLSProfiles),
             codecProfiles: ConfigurationLoader.withBuiltins(sections.codecProfiles, TandemConfiguration.builtinCodecProfiles),
-            trunks: sections.trunks, web: sections.web ?? defaults.web, users: sections.users,
+            trunks: trunks, web: web, users: sections.users,
             dialPlan: sections.dialPlan)
     }
 
@@ -183,8 +193,9 @@ public struct ConfigurationLoader: Sendable {
                     location: entry.mappingLocation))
                 entry.finish()
             }
-        } else {
-            listeners = defaults.listeners
+        }
+        if listeners.isEmpty && section.node("listeners")?.sequence == nil {
+            listeners = defaults.listeners  // absent, or not a list (already reported)
         }
         return SIPSettings(listeners: listeners, userAgent: section.string("user_agent", default: defaults.userAgent))
     }

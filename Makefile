@@ -1,0 +1,80 @@
+# Tandem: build, run, test and install. `make help` lists the targets.
+# Every target that needs Debian packages installs the missing ones first (as root, no prompt).
+
+SWIFT     ?= swift
+PREFIX    ?= /usr/local
+CONFDIR   ?= /etc/tandem
+UNITDIR   ?= /etc/systemd/system
+CONFIG    ?= config/tandem.yaml
+RELEASE   := .build/release
+
+.PHONY: help deps test-deps build debug run check-config test bench install uninstall clean
+
+help:
+	@echo "make run           install missing packages, build (release) and start tandemd with $(CONFIG)"
+	@echo "make test          install missing packages and run the test suite"
+	@echo "make build         release build of tandemd and tandemctl"
+	@echo "make bench         run the benchmarks (release build)"
+	@echo "make check-config  check $(CONFIG) without starting"
+	@echo "make install       binaries to $(PREFIX)/bin, config to $(CONFDIR), unit to $(UNITDIR), user 'tandem'"
+	@echo "make deps          install the missing Debian build packages"
+
+deps:
+	@scripts/install-deps.sh build
+
+test-deps:
+	@scripts/install-deps.sh test
+
+build: deps
+	@echo "==> building tandemd and tandemctl (release)"
+	$(SWIFT) build -c release --product tandemd
+	$(SWIFT) build -c release --product tandemctl
+
+debug: deps
+	$(SWIFT) build
+
+check-config: build
+	$(RELEASE)/tandemd --check-config $(CONFIG)
+
+run: build
+	@echo "==> starting tandemd with $(CONFIG)"
+	@echo "    SIP: udp/tcp 127.0.0.1:5060, ws://127.0.0.1:8080 (browsers); health: http://127.0.0.1:9090/healthz"
+	@echo "    ask it how it is from another shell: $(RELEASE)/tandemctl status"
+	@echo "    stop with Ctrl-C (drains calls first)"
+	$(RELEASE)/tandemd --config $(CONFIG)
+
+test: deps test-deps
+	@echo "==> running the test suite"
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: deps
+	@echo "==> running benchmarks (release)"
+	$(SWIFT) run -c release tandem-bench
+
+install: build
+	@echo "==> installing tandemd and tandemctl to $(DESTDIR)$(PREFIX)/bin"
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(RELEASE)/tandemd $(RELEASE)/tandemctl $(DESTDIR)$(PREFIX)/bin/
+	@if ! id tandem >/dev/null 2>&1; then \
+		echo "==> creating system user 'tandem'"; \
+		useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin tandem; \
+	fi
+	@echo "==> installing configuration to $(DESTDIR)$(CONFDIR) (existing files are kept)"
+	install -d -m 0750 -g tandem $(DESTDIR)$(CONFDIR) $(DESTDIR)$(CONFDIR)/profiles
+	@for f in tandem.yaml $$(cd config && ls profiles/*.yaml); do \
+		if [ -e $(DESTDIR)$(CONFDIR)/$$f ]; then echo "    kept $(CONFDIR)/$$f"; \
+		else install -m 0640 -g tandem config/$$f $(DESTDIR)$(CONFDIR)/$$f && echo "    installed $(CONFDIR)/$$f"; fi; \
+	done
+	@echo "==> installing systemd unit to $(DESTDIR)$(UNITDIR)/tandem.service"
+	install -d $(DESTDIR)$(UNITDIR)
+	install -m 0644 systemd/tandem.service $(DESTDIR)$(UNITDIR)/tandem.service
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "==> done: systemctl enable --now tandem; tandemctl status"
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/tandemd $(DESTDIR)$(PREFIX)/bin/tandemctl $(DESTDIR)$(UNITDIR)/tandem.service
+	@echo "kept $(CONFDIR) and the 'tandem' user"
+
+clean:
+	rm -rf .build

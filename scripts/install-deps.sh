@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Tandem needs, and only those that are missing.
+#   scripts/install-deps.sh build   libraries and tools to build tandemd
+#   scripts/install-deps.sh test    what the test suite runs besides (systemd-analyze, openssl)
+# Runs apt-get non-interactively as root (or through sudo -n); says what it does.
+set -euo pipefail
+
+build_packages=(pkg-config libssl-dev libsrtp2-dev libopus-dev libspandsp-dev)
+test_packages=(systemd openssl procps)
+
+case "${1:-build}" in
+    build) wanted=("${build_packages[@]}") ;;
+    test) wanted=("${test_packages[@]}") ;;
+    *) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "deps: not a Debian system; install these (or your distribution's equivalents) yourself: ${wanted[*]}" >&2
+    exit 0
+fi
+
+missing=()
+for package in "${wanted[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "deps ($1): all present: ${wanted[*]}"
+    exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    run=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    run=(sudo -n)
+else
+    echo "deps: missing Debian packages: ${missing[*]}" >&2
+    echo "deps: run as root, or install them with: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+fi
+
+echo "deps ($1): installing missing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${run[@]}" apt-get update -qq
+"${run[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "deps ($1): installed ${missing[*]}"
