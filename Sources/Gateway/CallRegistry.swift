@@ -26,6 +26,11 @@ public struct DrainOutcome: Sendable, Equatable {
     public var endedNaturally: Int
     /// Calls still up at the deadline, ended by the gateway.
     public var endedByDeadline: Int
+
+    public init(endedNaturally: Int, endedByDeadline: Int) {
+        self.endedNaturally = endedNaturally
+        self.endedByDeadline = endedByDeadline
+    }
 }
 
 /// The registry's lifecycle.
