@@ -90,6 +90,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        .executableTarget(
+            name: "tandem-bench",
+            dependencies: ["AudioCodecs", "MediaEngine", "TandemConfig"]),
+
         // MARK: Tests.
         .testTarget(name: "TandemConfigTests", dependencies: ["TandemConfig"], exclude: ["Fixtures"]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["DTLS", "SRTP", "AudioCodecs"]),

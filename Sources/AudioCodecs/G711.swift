@@ -1,6 +1,7 @@
 // G.711 µ-law (PCMU) and A-law (PCMA) companding (ITU-T G.711 §§2-3), between 16-bit linear PCM
 // and one byte per sample. Decoding is a 256-entry table; encoding is the segment search of the
-// recommendation. Both work in place on caller-owned buffers: no allocation per frame.
+// recommendation, precomputed once into a table (64 KiB for µ-law over every 16-bit sample; 8 KiB
+// for A-law, whose input is 13 bits). Both work on caller-owned buffers: no allocation per frame.
 
 /// G.711 µ-law (PCMU, RTP payload type 0).
 public enum MuLaw {
@@ -9,9 +10,11 @@ public enum MuLaw {
 
     /// Compands one linear sample to µ-law.
     @inlinable
-    public static func encode(_ sample: Int16) -> UInt8 {
-        encodeSlow(sample)
-    }
+    public static func encode(_ sample: Int16) -> UInt8 { encodeTable[Int(UInt16(bitPattern: sample))] }
+
+    /// µ-law code of every 16-bit sample, indexed by its bit pattern.
+    @usableFromInline
+    static let encodeTable: [UInt8] = (0...0xFFFF).map { encodeSlow(Int16(bitPattern: UInt16($0))) }
 
     @usableFromInline
     static func encodeSlow(_ sample: Int16) -> UInt8 {
@@ -46,7 +49,9 @@ public enum MuLaw {
     /// Compands `input` into `output`, which must be at least as long.
     public static func encode(_ input: UnsafeBufferPointer<Int16>, into output: UnsafeMutableBufferPointer<UInt8>) {
         precondition(output.count >= input.count, "G.711 output buffer too small")
-        for i in 0..<input.count { output[i] = encodeSlow(input[i]) }
+        encodeTable.withUnsafeBufferPointer { table in
+            for i in 0..<input.count { output[i] = table[Int(UInt16(bitPattern: input[i]))] }
+        }
     }
 
     /// Expands `input` into `output`, which must be at least as long.
@@ -64,7 +69,11 @@ public enum ALaw {
 
     /// Compands one linear sample to A-law.
     @inlinable
-    public static func encode(_ sample: Int16) -> UInt8 { encodeSlow(sample) }
+    public static func encode(_ sample: Int16) -> UInt8 { encodeTable[Int(UInt16(bitPattern: sample) >> 3)] }
+
+    /// A-law code of every 13-bit input (A-law ignores the 3 low bits), by the sample's top bits.
+    @usableFromInline
+    static let encodeTable: [UInt8] = (0..<0x2000).map { encodeSlow(Int16(bitPattern: UInt16($0) << 3)) }
 
     @usableFromInline
     static func encodeSlow(_ sample: Int16) -> UInt8 {
@@ -106,7 +115,9 @@ public enum ALaw {
     /// Compands `input` into `output`, which must be at least as long.
     public static func encode(_ input: UnsafeBufferPointer<Int16>, into output: UnsafeMutableBufferPointer<UInt8>) {
         precondition(output.count >= input.count, "G.711 output buffer too small")
-        for i in 0..<input.count { output[i] = encodeSlow(input[i]) }
+        encodeTable.withUnsafeBufferPointer { table in
+            for i in 0..<input.count { output[i] = table[Int(UInt16(bitPattern: input[i]) >> 3)] }
+        }
     }
 
     /// Expands `input` into `output`, which must be at least as long.

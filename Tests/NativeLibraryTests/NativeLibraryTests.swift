@@ -1,7 +1,8 @@
-import AudioCodecs
 import DTLS
 import SRTP
 import XCTest
+
+@testable import AudioCodecs
 
 /// The C libraries are found by pkg-config, link, and are the versions the code expects.
 final class NativeLibraryTests: XCTestCase {
@@ -77,5 +78,16 @@ final class G711Tests: XCTestCase {
         }
         XCTAssertEqual(encoded, input.map(ALaw.encode))
         XCTAssertEqual(decoded, encoded.map(ALaw.decode))
+    }
+}
+
+extension G711Tests {
+    /// The lookup tables agree with the recommendation's segment search for every sample.
+    func testTablesMatchTheAlgorithmForEverySample() {
+        for raw in 0...0xFFFF {
+            let sample = Int16(bitPattern: UInt16(raw))
+            XCTAssertEqual(MuLaw.encode(sample), MuLaw.encodeSlow(sample), "µ-law \(sample)")
+            XCTAssertEqual(ALaw.encode(sample), ALaw.encodeSlow(sample), "A-law \(sample)")
+        }
     }
 }
