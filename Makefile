@@ -46,7 +46,7 @@ run: build
 test: deps test-deps
 	@echo "==> running the test suite"
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-swift-testing
 
 bench: deps
 	@echo "==> running benchmarks (release)"

@@ -22,23 +22,9 @@ extension ConfigurationLoader {
             entry.error("private_key", "is required when certificate names a file")
             certificate = .generated
         }
-        var srtp: [SRTPProtectionProfile] = TandemConfiguration.defaultSRTPProfiles
-        if let list = entry.stringList("srtp_profiles") {
-            srtp = []
-            for item in list {
-                guard let profile = SRTPProtectionProfile(rawValue: item.value.uppercased()) else {
-                    let accepted = SRTPProtectionProfile.allCases.map(\.rawValue).joined(separator: ", ")
-                    entry.log.error(at: item.location, "unknown SRTP profile '\(item.value)' (expected one of \(accepted))")
-                    continue
-                }
-                if srtp.contains(profile) {
-                    entry.log.error(at: item.location, "\(profile) is listed twice")
-                    continue
-                }
-                srtp.append(profile)
-            }
-            if list.isEmpty { entry.error("srtp_profiles", "must list at least one SRTP profile") }
-        }
+        let srtp: [SRTPProtectionProfile] =
+            entry.choiceList("srtp_profiles", noun: "SRTP profile", spelling: { $0.uppercased() })
+            ?? TandemConfiguration.defaultSRTPProfiles
         return DTLSProfile(
             name: name, certificate: certificate,
             fingerprintHash: entry.choice("fingerprint_hash", default: .sha256),
@@ -47,23 +33,10 @@ extension ConfigurationLoader {
 
     func readCodecProfile(_ entry: MappingReader) -> CodecProfile? {
         guard let name = entry.requiredString("name") else { return nil }
-        var codecs: [AudioCodecName] = []
-        if let list = entry.stringList("codecs") {
-            for item in list {
-                guard let codec = AudioCodecName(rawValue: item.value.lowercased()) else {
-                    let accepted = AudioCodecName.allCases.map(\.rawValue).joined(separator: ", ")
-                    entry.log.error(at: item.location, "unknown codec '\(item.value)' (expected one of \(accepted))")
-                    continue
-                }
-                if codecs.contains(codec) {
-                    entry.log.error(at: item.location, "\(codec.rawValue) is listed twice")
-                    continue
-                }
-                codecs.append(codec)
-            }
-        } else {
+        let codecs: [AudioCodecName] = entry.choiceList("codecs", noun: "codec", spelling: { $0.lowercased() }) ?? {
             _ = entry.requiredString("codecs")
-        }
+            return []
+        }()
         if !codecs.isEmpty && !codecs.contains(where: \.isAudio) {
             entry.error("codecs", "must name at least one audio codec (opus, pcmu or pcma)")
         }

@@ -175,6 +175,29 @@ final class MappingReader {
         MappingReader(item.node, file: file, path: item.path, log: log)
     }
 
+    /// A list of an enumeration's values in preference order: each one known, none repeated, at
+    /// least one. Nil when the key is absent. `spelling` normalizes case before the lookup.
+    func choiceList<T: RawRepresentable & CaseIterable & Equatable>(
+        _ key: String, noun: String, spelling: (String) -> String
+    ) -> [T]? where T.RawValue == String {
+        guard let items = stringList(key) else { return nil }
+        var result: [T] = []
+        for item in items {
+            guard let value = T(rawValue: spelling(item.value)) else {
+                let accepted = T.allCases.map(\.rawValue).joined(separator: ", ")
+                log.error(at: item.location, "unknown \(noun) '\(item.value)' (expected one of \(accepted))")
+                continue
+            }
+            if result.contains(value) {
+                log.error(at: item.location, "\(item.value) is listed twice")
+                continue
+            }
+            result.append(value)
+        }
+        if items.isEmpty { error(key, "must list at least one \(noun)") }
+        return result
+    }
+
     /// A nested mapping under `key`.
     func mapping(_ key: String) -> MappingReader? {
         guard let value = node(key) else { return nil }

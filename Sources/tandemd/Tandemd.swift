@@ -77,32 +77,27 @@ struct Tandemd: AsyncParsableCommand {
 
         // Trap SIGHUP before anything can be told we are ready to take one.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
+        var failure: String?
         do {
             try await daemon.bindAll()
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                .init(service: DaemonService(daemon: daemon)),
+                .init(service: ReloadService(daemon: daemon, signals: hangups)),
+            ]
+            if let interval = SystemdNotifier.watchdogInterval(environment: environment) {
+                services.append(.init(service: WatchdogService(notifier: notifier, interval: interval)))
+            }
+            var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
+            groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint]
+            try await ServiceGroup(configuration: groupConfiguration).run()
         } catch {
-            logger.critical("cannot start: \(error)")
-            try? await group.shutdownGracefully()
-            throw ExitCode.failure
-        }
-
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: DaemonService(daemon: daemon)),
-            .init(service: ReloadService(daemon: daemon, signals: hangups)),
-        ]
-        if let interval = SystemdNotifier.watchdogInterval(environment: environment) {
-            services.append(.init(service: WatchdogService(notifier: notifier, interval: interval)))
-        }
-        var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
-        groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint]
-        let serviceGroup = ServiceGroup(configuration: groupConfiguration)
-        do {
-            try await serviceGroup.run()
-        } catch {
-            logger.critical("stopped on error: \(error)")
-            try? await group.shutdownGracefully()
-            throw ExitCode.failure
+            failure = "\(error)"
         }
         try? await group.shutdownGracefully()
+        if let failure {
+            logger.critical("cannot run: \(failure)")
+            throw ExitCode.failure
+        }
         logger.notice("stopped")
     }
 

@@ -329,6 +329,40 @@ final class ConfigurationLoaderTests: XCTestCase {
         XCTAssertEqual(try load("include: [none/*.yaml]\n").configuration.includedFiles, [])
     }
 
+    // MARK: Profiles
+
+    func testCodecAndSRTPListsAreChecked() throws {
+        let found = try errors("""
+            codec_profiles:
+              - name: a
+                codecs: [opus, g722, OPUS]
+                ptime: 25
+              - name: b
+                codecs: [telephone-event]
+              - name: c
+                codecs: []
+              - name: d
+            dtls_profiles:
+              - name: x
+                srtp_profiles: [SRTP_NULL_NULL]
+            """)
+        XCTAssertEqual(found, [
+            "\(mainPath):12: dtls_profiles[0].srtp_profiles[0]: unknown SRTP profile 'SRTP_NULL_NULL' (expected one of SRTP_AEAD_AES_256_GCM, SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_SHA1_80, SRTP_AES128_CM_SHA1_32)",
+            "\(mainPath):3: codec_profiles[0].codecs[1]: unknown codec 'g722' (expected one of opus, pcmu, pcma, telephone-event)",
+            "\(mainPath):3: codec_profiles[0].codecs[2]: OPUS is listed twice",
+            "\(mainPath):4: codec_profiles[0].ptime: must be a multiple of 10 ms, found 25",
+            "\(mainPath):6: codec_profiles[1].codecs: must name at least one audio codec (opus, pcmu or pcma)",
+            "\(mainPath):8: codec_profiles[2].codecs: must list at least one codec",
+            "\(mainPath):9: codec_profiles[3].codecs: is required",
+        ])
+    }
+
+    func testSRTPProfilesKeepTheirOrder() throws {
+        let config = try load("dtls_profiles:\n  - name: x\n    srtp_profiles: [srtp_aes128_cm_sha1_80, SRTP_AEAD_AES_128_GCM]\n").configuration
+        XCTAssertEqual(config.dtlsProfile(named: "x")?.srtpProfiles, [.aes128CMSHA1_80, .aeadAES128GCM])
+        XCTAssertEqual(config.dtlsProfile(named: "x")?.certificate, .generated)
+    }
+
     // MARK: Trunks, users, dial plan
 
     func testTrunkByHostNameNeedsAllowedSources() throws {
