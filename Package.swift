@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "CTandemShims", dependencies: ["COpenSSL", "COpus"]),
 
         // MARK: Protocol cores: no sockets, no clocks of their own.
-        .target(name: "SIP", dependencies: [nioCore]),
+        .target(name: "SIP", dependencies: [nioCore, "COpenSSL"]),
         .target(name: "SDP", dependencies: [nioCore]),
         .target(name: "ICE", dependencies: [nioCore]),
         .target(name: "DTLS", dependencies: [nioCore, "COpenSSL", "CTandemShims"]),
@@ -58,6 +58,7 @@ let package = Package(
                 "SIP", nioCore, nioPosix, logging,
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ]),
         .target(
             name: "MediaEngine",
@@ -96,6 +97,15 @@ let package = Package(
 
         // MARK: Tests.
         .testTarget(name: "TandemConfigTests", dependencies: ["TandemConfig"], exclude: ["Fixtures"]),
+        .testTarget(name: "SIPTests", dependencies: ["SIP"]),
+        .testTarget(
+            name: "SIPTransportTests",
+            dependencies: [
+                "SIPTransport", nioCore, nioPosix,
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["DTLS", "SRTP", "AudioCodecs"]),
         .testTarget(name: "MediaEngineTests", dependencies: ["MediaEngine"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway"]),

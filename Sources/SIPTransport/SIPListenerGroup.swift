@@ -89,8 +89,8 @@ public final class SIPListenerGroup: Sendable {
         do {
             switch spec.transport {
             case .udp:
+                // No SO_REUSEADDR on UDP: on Linux it would let a second process bind the same port.
                 return try await DatagramBootstrap(group: group)
-                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(PendingDatagramSink(logger: logger))
