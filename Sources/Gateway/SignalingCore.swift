@@ -1,0 +1,182 @@
+// The SIP user-agent core shared by every call and registration (RFC 3261 §8.2, §18.2): parses
+// what the transport delivers, answers malformed or unacceptable requests (400, 416, 420, 483,
+// 505), records the source in the top Via (§18.2.1 `received`, RFC 3581 `rport`), runs the
+// transaction layer, and dispatches requests by method: OPTIONS is answered here, REGISTER goes
+// to the registrar. Sans-IO: bytes and time in, bytes to send out.
+
+import NIOCore
+import SIP
+import TandemConfig
+
+/// A message as the transport delivered it.
+public struct InboundSIP<Destination: Hashable & Sendable>: Sendable {
+    public var bytes: [UInt8]
+    /// Where responses go: the connection for streams, the source address for UDP.
+    public var replyTo: Destination
+    /// The source IP address (for `received` and access checks).
+    public var sourceHost: String
+    public var sourcePort: Int
+    public var transport: SIPTransportKind
+    /// The stream connection it came on, if any (registrations over WebSocket are tied to it).
+    public var connection: UInt64?
+
+    public init(bytes: [UInt8], replyTo: Destination, sourceHost: String, sourcePort: Int, transport: SIPTransportKind, connection: UInt64?) {
+        self.bytes = bytes
+        self.replyTo = replyTo
+        self.sourceHost = sourceHost
+        self.sourcePort = sourcePort
+        self.transport = transport
+        self.connection = connection
+    }
+}
+
+/// What the core asks its driver to do.
+public enum SignalingEffect<Destination: Hashable & Sendable>: Sendable, Equatable {
+    /// Transmit these bytes.
+    case send([UInt8], to: Destination)
+    /// Something an operator may want in the log (debug level unless said otherwise).
+    case note(String)
+}
+
+/// Counters of what the core refused, for status and metrics.
+public struct SignalingCounters: Sendable, Equatable {
+    public var unparseable = 0
+    public var badRequests = 0
+    public var requests = 0
+    public var responses = 0
+}
+
+public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
+    /// Option tags Tandem understands in Require (RFC 3261 §8.2.2.3).
+    public static var supportedExtensions: [String] { ["outbound", "path", "replaces", "timer", "100rel"] }
+
+    private var transactions: TransactionLayer<Destination>
+    private let userAgent: String
+    public private(set) var counters = SignalingCounters()
+
+    public init(userAgent: String, timers: SIPTimerValues = .standard) {
+        self.userAgent = userAgent
+        transactions = TransactionLayer(timers: timers)
+    }
+
+    public var nextDeadline: NIODeadline? { transactions.nextDeadline }
+
+    public mutating func timeout(now: NIODeadline) -> [SignalingEffect<Destination>] {
+        handle(transactions.timeout(now: now), now: now)
+    }
+
+    /// Handles one message from the transport.
+    public mutating func receive(_ inbound: InboundSIP<Destination>, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        let message: SIPMessage
+        do {
+            message = try SIPParser.parse(inbound.bytes)
+        } catch {
+            counters.unparseable += 1
+            return [.note("dropped an unparseable message from \(inbound.sourceHost):\(inbound.sourcePort): \(error.reason)")]
+        }
+        switch message {
+        case .response(let response):
+            counters.responses += 1
+            guard (try? response.validate()) != nil else {
+                counters.unparseable += 1
+                return [.note("dropped a response with bad headers from \(inbound.sourceHost):\(inbound.sourcePort)")]
+            }
+            return handle(transactions.receive(.response(response), from: inbound.replyTo, reliable: inbound.transport.isStream, now: now), now: now)
+        case .request(var request):
+            counters.requests += 1
+            // A response needs a parseable Via to find its way back; without one, drop.
+            guard var via = try? request.headers.topVia() else {
+                counters.badRequests += 1
+                return [.note("dropped a request without a usable Via from \(inbound.sourceHost):\(inbound.sourcePort)")]
+            }
+            via.parameters.set("received", inbound.sourceHost)
+            if via.parameters.contains("rport") { via.parameters.set("rport", String(inbound.sourcePort)) }
+            try? request.headers.removeFirstElement("Via")
+            request.headers.prepend("Via", via.description)
+            if let rejection = screen(request) {
+                counters.badRequests += 1
+                if request.method == .ack { return [.note("dropped a bad ACK: \(rejection.reason)")] }
+                return [.send(rejection.serialized(), to: inbound.replyTo)]
+            }
+            return handle(transactions.receive(.request(request), from: inbound.replyTo, reliable: inbound.transport.isStream, now: now), now: now)
+        }
+    }
+
+    /// The checks of §8.2 that come before any method-specific processing; a response when the
+    /// request cannot be processed.
+    private func screen(_ request: SIPRequest) -> SIPResponse? {
+        if request.version != "SIP/2.0" { return stamp(request.makeResponse(505)) }
+        do {
+            try request.validate()
+        } catch {
+            return stamp(request.makeResponse(400, reason: "Bad Request (\(error.reason))"))
+        }
+        if !(request.uri.isSIP || request.uri.scheme == "tel") { return stamp(request.makeResponse(416)) }
+        if let hops = try? request.headers.maxForwards(), hops == 0, request.method != .options, request.method != .ack {
+            return stamp(request.makeResponse(483))
+        }
+        if request.method != .ack && request.method != .cancel, let required = try? request.headers.list("Require") {
+            let unsupported = required.filter { !SignalingCore.supportedExtensions.contains($0.lowercased()) }
+            if !unsupported.isEmpty {
+                var response = request.makeResponse(420)
+                response.headers.add("Unsupported", unsupported.joined(separator: ", "))
+                return stamp(response)
+            }
+        }
+        return nil
+    }
+
+    private func stamp(_ response: SIPResponse) -> SIPResponse {
+        var response = response
+        if response.headers["Server"] == nil { response.headers.add("Server", userAgent) }
+        return response
+    }
+
+    // MARK: Dispatch
+
+    private mutating func handle(_ events: [TransactionEvent<Destination>], now: NIODeadline) -> [SignalingEffect<Destination>] {
+        var effects: [SignalingEffect<Destination>] = []
+        for event in events {
+            switch event {
+            case .send(let message, let destination):
+                effects.append(.send(message.serialized(), to: destination))
+            case .request(let request, let id, _):
+                effects += respond(to: id, with: answer(request), now: now)
+            case .cancel(let request, let id, _, let invite):
+                // No call is alive to cancel yet: 481 when the INVITE is unknown, 200 otherwise.
+                effects += respond(to: id, with: request.makeResponse(invite == nil ? 481 : 200, toTag: Self.newTag()), now: now)
+            case .ack:
+                break  // ACKs for 2xx belong to dialogs; none exist outside calls.
+            case .response, .strayResponse, .timedOut, .ackNotReceived, .terminated:
+                break
+            }
+        }
+        return effects
+    }
+
+    private mutating func respond(to id: TransactionID, with response: SIPResponse, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        handle(transactions.respond(to: id, with: stamp(response), now: now), now: now)
+    }
+
+    /// Answers the requests the core handles itself.
+    private func answer(_ request: SIPRequest) -> SIPResponse {
+        switch request.method {
+        case .options:
+            var response = request.makeResponse(200, toTag: Self.newTag())
+            response.headers.add("Allow", Self.allowed.map(\.rawValue).joined(separator: ", "))
+            response.headers.add("Accept", "application/sdp")
+            response.headers.add("Accept-Encoding", "identity")
+            response.headers.add("Supported", Self.supportedExtensions.joined(separator: ", "))
+            return response
+        default:
+            var response = request.makeResponse(405, toTag: Self.newTag())
+            response.headers.add("Allow", Self.allowed.map(\.rawValue).joined(separator: ", "))
+            return response
+        }
+    }
+
+    /// Methods answered today.
+    static var allowed: [SIPMethod] { [.options, .ack, .cancel] }
+
+    static func newTag() -> String { String(UInt64.random(in: .min ... .max), radix: 36) }
+}
