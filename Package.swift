@@ -108,7 +108,7 @@ let package = Package(
             ]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["DTLS", "SRTP", "AudioCodecs"]),
         .testTarget(name: "MediaEngineTests", dependencies: ["MediaEngine"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "SIP"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "SIP", "TandemConfig"]),
         .testTarget(name: "ControlTests", dependencies: ["Control"]),
         .testTarget(
             name: "DaemonTests",

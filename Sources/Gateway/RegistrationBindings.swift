@@ -7,14 +7,14 @@ import NIOCore
 /// One registered contact of a web user.
 public struct RegistrationBinding: Sendable, Equatable {
     public var contact: String
-    /// The transport connection the REGISTER arrived on; requests go back over it.
-    public var connectionID: Int
+    /// The stream connection the REGISTER arrived on (requests go back over it); nil for UDP.
+    public var connectionID: UInt64?
     public var expires: NIODeadline
     /// Call-ID and CSeq of the REGISTER that set it (RFC 3261 §10.3 step 7).
     public var callID: String
     public var cseq: UInt32
 
-    public init(contact: String, connectionID: Int, expires: NIODeadline, callID: String, cseq: UInt32) {
+    public init(contact: String, connectionID: UInt64?, expires: NIODeadline, callID: String, cseq: UInt32) {
         self.contact = contact
         self.connectionID = connectionID
         self.expires = expires
@@ -67,8 +67,11 @@ public struct RegistrationBindings: Sendable {
     /// Removes every contact of `aor` (Contact: * with Expires: 0).
     public mutating func removeAll(aor: String) { bindings[aor] = nil }
 
+    /// Every address-of-record with at least one binding.
+    public var addressesOfRecord: [String] { Array(bindings.keys) }
+
     /// Removes every binding that arrived on a connection that has closed.
-    public mutating func connectionClosed(_ connectionID: Int) {
+    public mutating func connectionClosed(_ connectionID: UInt64) {
         for aor in Array(bindings.keys) {
             bindings[aor]?.removeAll { $0.connectionID == connectionID }
             if bindings[aor]?.isEmpty == true { bindings[aor] = nil }

@@ -51,22 +51,51 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     public static var supportedExtensions: [String] { ["outbound", "path", "replaces", "timer", "100rel"] }
 
     private var transactions: TransactionLayer<Destination>
-    private let userAgent: String
+    private var userAgent: String
+    private var registrar: Registrar
+    /// Responses held back (failed authentication from a source that keeps failing).
+    private var delayed: [(deadline: NIODeadline, transaction: TransactionID, response: SIPResponse)] = []
+    /// The message being handled, for the dispatch that follows it.
+    private var current: InboundSIP<Destination>?
     public private(set) var counters = SignalingCounters()
 
-    public init(userAgent: String, timers: SIPTimerValues = .standard) {
+    public init(userAgent: String, web: WebSettings, users: [WebUser], timers: SIPTimerValues = .standard) {
         self.userAgent = userAgent
         transactions = TransactionLayer(timers: timers)
+        registrar = Registrar(web: web, users: users)
     }
 
-    public var nextDeadline: NIODeadline? { transactions.nextDeadline }
+    /// Applies a reloaded configuration.
+    public mutating func reconfigure(userAgent: String, web: WebSettings, users: [WebUser]) {
+        self.userAgent = userAgent
+        registrar.reconfigure(web: web, users: users)
+    }
+
+    /// Contacts registered now, over all users.
+    public var registrations: Int { registrar.bindings.count }
+
+    public func contacts(of user: String, now: NIODeadline) -> [RegistrationBinding] { registrar.contacts(of: user, now: now) }
+
+    /// A stream connection closed: registrations that arrived on it are gone (RFC 7118 §5.3).
+    public mutating func connectionClosed(_ connection: UInt64) { registrar.connectionClosed(connection) }
+
+    public var nextDeadline: NIODeadline? {
+        [transactions.nextDeadline, delayed.map(\.deadline).min()].compactMap { $0 }.min()
+    }
 
     public mutating func timeout(now: NIODeadline) -> [SignalingEffect<Destination>] {
-        handle(transactions.timeout(now: now), now: now)
+        registrar.expire(now: now)
+        var effects: [SignalingEffect<Destination>] = []
+        let due = delayed.filter { $0.deadline <= now }
+        delayed.removeAll { $0.deadline <= now }
+        for item in due { effects += respond(to: item.transaction, with: item.response, now: now) }
+        return effects + handle(transactions.timeout(now: now), now: now)
     }
 
     /// Handles one message from the transport.
     public mutating func receive(_ inbound: InboundSIP<Destination>, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        current = inbound
+        defer { current = nil }
         let message: SIPMessage
         do {
             message = try SIPParser.parse(inbound.bytes)
@@ -140,6 +169,13 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
             switch event {
             case .send(let message, let destination):
                 effects.append(.send(message.serialized(), to: destination))
+            case .request(let request, let id, _) where request.method == .register:
+                let answer = registrar.handle(request, source: current?.sourceHost ?? "", connection: current?.connection, now: now)
+                if answer.delay > .zero {
+                    delayed.append((now + answer.delay.timeAmount, id, answer.response))
+                } else {
+                    effects += respond(to: id, with: answer.response, now: now)
+                }
             case .request(let request, let id, _):
                 effects += respond(to: id, with: answer(request), now: now)
             case .cancel(let request, let id, _, let invite):
@@ -176,7 +212,14 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     }
 
     /// Methods answered today.
-    static var allowed: [SIPMethod] { [.options, .ack, .cancel] }
+    static var allowed: [SIPMethod] { [.options, .register, .ack, .cancel] }
 
     static func newTag() -> String { String(UInt64.random(in: .min ... .max), radix: 36) }
+}
+
+extension Duration {
+    /// The same span as NIO's TimeAmount.
+    var timeAmount: TimeAmount {
+        .nanoseconds(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000)
+    }
 }

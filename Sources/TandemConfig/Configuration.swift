@@ -220,6 +220,17 @@ public struct WebSettings: Sendable, Equatable {
     public var minExpires: Int
     public var maxExpires: Int
     public var location: SourceLocation
+
+    public init(realm: String, dtlsProfile: String = "default", codecProfile: String = "webrtc", mediaInterface: String = "default",
+                minExpires: Int = 60, maxExpires: Int = 3600, location: SourceLocation = SourceLocation(file: "", line: 0, key: "web")) {
+        self.realm = realm
+        self.dtlsProfile = dtlsProfile
+        self.codecProfile = codecProfile
+        self.mediaInterface = mediaInterface
+        self.minExpires = minExpires
+        self.maxExpires = maxExpires
+        self.location = location
+    }
 }
 
 /// A browser user that may register and place calls.
@@ -229,6 +240,15 @@ public struct WebUser: Sendable, Equatable {
     public var displayName: String?
     public var maxRegistrations: Int
     public var location: SourceLocation
+
+    public init(username: String, password: String, displayName: String? = nil, maxRegistrations: Int = 5,
+                location: SourceLocation = SourceLocation(file: "", line: 0, key: "users")) {
+        self.username = username
+        self.password = password
+        self.displayName = displayName
+        self.maxRegistrations = maxRegistrations
+        self.location = location
+    }
 }
 
 /// A dial-plan rule: calls from web users whose dialled number matches `pattern` go to `trunk`,

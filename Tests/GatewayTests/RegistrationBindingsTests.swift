@@ -5,7 +5,7 @@ import XCTest
 final class RegistrationBindingsTests: XCTestCase {
     private let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
 
-    private func binding(_ contact: String, connection: Int = 1, expiresIn seconds: Int64 = 600, callID: String = "c1", cseq: UInt32 = 1) -> RegistrationBinding {
+    private func binding(_ contact: String, connection: UInt64 = 1, expiresIn seconds: Int64 = 600, callID: String = "c1", cseq: UInt32 = 1) -> RegistrationBinding {
         RegistrationBinding(contact: contact, connectionID: connection, expires: start + .seconds(seconds), callID: callID, cseq: cseq)
     }
 

@@ -1,10 +1,11 @@
 import Gateway
+import TandemConfig
 import NIOCore
 import SIP
 import XCTest
 
 final class SignalingCoreTests: XCTestCase {
-    private var core = SignalingCore<String>(userAgent: "Tandem-test")
+    private var core = SignalingCore<String>(userAgent: "Tandem-test", web: WebSettings(realm: "tandem"), users: [WebUser(username: "1001", password: "secret-1001")])
     private let now = NIODeadline.uptimeNanoseconds(5_000_000_000)
 
     private func message(_ startLine: String, _ headers: [String] = [], via: String = "SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK776;rport") -> [UInt8] {

@@ -1,0 +1,152 @@
+// The registrar for web users (RFC 3261 §10.3): digest authentication against the user
+// directory (RFC 8760: SHA-256 and MD5, 401 with stale=true for an expired nonce), a user may
+// only register its own address-of-record, Expires and per-contact expires with Min-Expires (423),
+// `Contact: *` removal, and repeated failures from one source slowed down. Sans-IO.
+
+import NIOCore
+import SIP
+import TandemConfig
+
+/// What the registrar answers, and how long to hold the answer back (failed attempts).
+public struct RegistrarAnswer: Sendable {
+    public var response: SIPResponse
+    public var delay: Duration
+}
+
+public struct Registrar: Sendable {
+    private var web: WebSettings
+    private var users: [String: WebUser]
+    private var digest: DigestServer
+    private var limiter = AuthenticationFailureLimiter()
+    public private(set) var bindings = RegistrationBindings()
+
+    public init(web: WebSettings, users: [WebUser], digest: DigestServer? = nil) {
+        self.web = web
+        self.users = Dictionary(users.map { ($0.username, $0) }, uniquingKeysWith: { first, _ in first })
+        self.digest = digest ?? DigestServer(realm: web.realm)
+    }
+
+    /// Applies a reloaded configuration; bindings of users that no longer exist are dropped.
+    public mutating func reconfigure(web: WebSettings, users: [WebUser]) {
+        if web.realm != self.web.realm { digest = DigestServer(realm: web.realm) }
+        self.web = web
+        self.users = Dictionary(users.map { ($0.username, $0) }, uniquingKeysWith: { first, _ in first })
+        for aor in bindings.addressesOfRecord where self.users[aor] == nil { bindings.removeAll(aor: aor) }
+    }
+
+    public func contacts(of user: String, now: NIODeadline) -> [RegistrationBinding] { bindings.contacts(of: user, now: now) }
+
+    public mutating func connectionClosed(_ connection: UInt64) { bindings.connectionClosed(connection) }
+
+    public mutating func expire(now: NIODeadline) { bindings.expire(now: now) }
+
+    /// Handles a REGISTER from `source` (an IP address, for failure accounting).
+    public mutating func handle(_ request: SIPRequest, source: String, connection: UInt64?, now: NIODeadline) -> RegistrarAnswer {
+        let toTag = String(UInt64.random(in: .min ... .max), radix: 36)
+        func answer(_ code: Int, _ reason: String? = nil) -> RegistrarAnswer {
+            RegistrarAnswer(response: request.makeResponse(code, reason: reason, toTag: toTag), delay: .zero)
+        }
+
+        // Authentication (§22.4): credentials for our realm, or a challenge.
+        let credentials: DigestCredentials
+        do {
+            guard let found = try Registrar.credentials(in: request, realm: digest.realm) else { return challenge(request, toTag: toTag, stale: false, now: now) }
+            credentials = found
+        } catch {
+            return answer(400, "Bad Request (malformed Authorization)")
+        }
+        guard let user = users[credentials.username] else {
+            return failure(request, toTag: toTag, source: source, now: now)
+        }
+        switch digest.verify(credentials, method: request.method.rawValue, password: user.password, now: now) {
+        case .valid:
+            limiter.recordSuccess(source: source)
+        case .stale:
+            return challenge(request, toTag: toTag, stale: true, now: now)
+        case .invalid:
+            return failure(request, toTag: toTag, source: source, now: now)
+        }
+
+        // Authorization: a user registers its own address-of-record only.
+        guard let to = try? request.headers.to(), to.uri.user == user.username else {
+            return answer(403, "Forbidden (may only register your own address)")
+        }
+        let aor = user.username
+
+        // Contacts (§10.3 steps 6-8).
+        let contacts: [String]
+        do {
+            contacts = try request.headers.list("Contact")
+        } catch {
+            return answer(400, "Bad Request (malformed Contact)")
+        }
+        let defaultExpires = (try? request.headers.number("Expires")).flatMap { $0 }.map(Int.init) ?? web.maxExpires
+        if contacts == ["*"] {
+            guard defaultExpires == 0 else { return answer(400, "Bad Request (Contact: * needs Expires: 0)") }
+            bindings.removeAll(aor: aor)
+            return registered(request, aor: aor, toTag: toTag, now: now)
+        }
+        guard !contacts.contains("*") else { return answer(400, "Bad Request (Contact: * with other contacts)") }
+        let callID = (try? request.headers.callID()) ?? ""
+        let cseq = (try? request.headers.cseq().number) ?? 0
+        for text in contacts {
+            guard let contact = try? SIPNameAddress(parsing: text) else { return answer(400, "Bad Request (malformed Contact)") }
+            var expires = defaultExpires
+            if let value = contact.parameters["expires"] {
+                guard let parsed = Int(value), parsed >= 0 else { return answer(400, "Bad Request (bad expires parameter)") }
+                expires = parsed
+            }
+            let uri = contact.uri.description
+            if expires == 0 {
+                bindings.remove(aor: aor, contact: uri)
+                continue
+            }
+            if expires < web.minExpires {
+                var response = request.makeResponse(423, toTag: toTag)
+                response.headers.add("Min-Expires", String(web.minExpires))
+                return RegistrarAnswer(response: response, delay: .zero)
+            }
+            expires = min(expires, web.maxExpires)
+            let binding = RegistrationBinding(contact: uri, connectionID: connection, expires: now + .seconds(Int64(expires)), callID: callID, cseq: cseq)
+            switch bindings.update(aor: aor, binding: binding, limit: user.maxRegistrations, now: now) {
+            case .updated: break
+            case .outOfOrder: return answer(500, "Server Internal Error (out-of-order REGISTER)")
+            case .tooManyContacts(let limit): return answer(403, "Forbidden (more than \(limit) registrations)")
+            }
+        }
+        return registered(request, aor: aor, toTag: toTag, now: now)
+    }
+
+    /// 200 OK listing every current binding with its remaining time (§10.3 step 8).
+    private func registered(_ request: SIPRequest, aor: String, toTag: String, now: NIODeadline) -> RegistrarAnswer {
+        var response = request.makeResponse(200, toTag: toTag)
+        for binding in bindings.contacts(of: aor, now: now) {
+            let remaining = max(0, (binding.expires - now).nanoseconds / 1_000_000_000)
+            response.headers.add("Contact", "<\(binding.contact)>;expires=\(remaining)")
+        }
+        return RegistrarAnswer(response: response, delay: .zero)
+    }
+
+    private func challenge(_ request: SIPRequest, toTag: String, stale: Bool, now: NIODeadline) -> RegistrarAnswer {
+        var response = request.makeResponse(401, toTag: toTag)
+        for challenge in digest.challenges(now: now, stale: stale) {
+            response.headers.add("WWW-Authenticate", challenge.headerValue)
+        }
+        return RegistrarAnswer(response: response, delay: .zero)
+    }
+
+    private mutating func failure(_ request: SIPRequest, toTag: String, source: String, now: NIODeadline) -> RegistrarAnswer {
+        limiter.recordFailure(source: source, now: now)
+        return RegistrarAnswer(response: request.makeResponse(403, reason: "Forbidden (bad credentials)", toTag: toTag),
+                               delay: limiter.delay(for: source, now: now))
+    }
+
+    /// The Authorization credentials for `realm`, if any; throws when one is malformed.
+    static func credentials(in request: SIPRequest, realm: String) throws -> DigestCredentials? {
+        for value in request.headers.values("Authorization") {
+            let credentials = try DigestCredentials(parsing: value)
+            if credentials.realm == realm { return credentials }
+        }
+        return nil
+    }
+}
