@@ -1,0 +1,148 @@
+// The server side of SIP digest authentication: issuing challenges and verifying credentials
+// (RFC 3261 §22.4, RFC 7616 §3.3, §3.5 and §5.4–§5.5, RFC 8760 §2.4 for offering SHA-256 before
+// MD5). Nonces are stateless: the issue time plus an HMAC-SHA256 over it and the realm, so any
+// nonce this server issued can be checked and aged without a table.
+//
+// Nonce layout (hex): 8 bytes of issue time (NIODeadline uptime nanoseconds, big-endian) followed
+// by the first 16 bytes of HMAC-SHA256(secret, time || realm) — 48 hex digits. A nonce can be
+// replayed within its lifetime; nonce counts are not tracked.
+
+import NIOCore
+
+/// The outcome of checking credentials.
+public enum DigestVerification: Sendable, Hashable {
+    /// The response is right and the nonce is current.
+    case valid
+    /// The response is right but the nonce has expired: answer 401/407 with
+    /// `challenges(now:stale: true)` so the client retries without asking the user.
+    case stale
+    /// The credentials are refused; `reason` is for logs, not for the peer.
+    case invalid(reason: String)
+}
+
+/// Issues Digest challenges for one realm and verifies the answers.
+public struct DigestServer: Sendable {
+    /// The realm challenged for and required in credentials.
+    public let realm: String
+    /// How long a nonce stays current after issue.
+    public let nonceLifetime: Duration
+    /// The algorithms challenged with, in preference order, and accepted.
+    public let algorithms: [DigestAlgorithm]
+    private let secret: [UInt8]
+
+    private static let timeLength = 8
+    private static let macLength = 16
+
+    /// - Parameters:
+    ///   - secret: the HMAC key for nonces; random by default. Servers sharing a secret and a
+    ///     clock accept each other's nonces.
+    ///   - nonceLifetime: how long a nonce is current; after that a correct response yields `.stale`.
+    ///   - algorithms: those offered, strongest first (RFC 8760 §2.4).
+    public init(
+        realm: String, secret: [UInt8] = DigestServer.randomSecret(), nonceLifetime: Duration = .seconds(300),
+        algorithms: [DigestAlgorithm] = [.sha256, .md5]
+    ) {
+        precondition(!secret.isEmpty, "a digest nonce secret must not be empty")
+        precondition(!algorithms.isEmpty, "a digest server needs at least one algorithm")
+        self.realm = realm
+        self.secret = secret
+        self.nonceLifetime = nonceLifetime
+        self.algorithms = algorithms
+    }
+
+    /// 32 random bytes from OpenSSL.
+    public static func randomSecret() -> [UInt8] { DigestCrypto.randomBytes(32) }
+
+    /// The challenges to put in a 401 (WWW-Authenticate) or 407 (Proxy-Authenticate): one per
+    /// algorithm in ``algorithms`` order, sharing one fresh nonce, each with qop="auth".
+    public func challenges(now: NIODeadline, stale: Bool = false) -> [DigestChallenge] {
+        let nonce = makeNonce(now: now)
+        return algorithms.map {
+            DigestChallenge(realm: realm, nonce: nonce, algorithm: $0, qopOptions: ["auth"], stale: stale)
+        }
+    }
+
+    /// A nonce issued at `now`.
+    public func makeNonce(now: NIODeadline) -> String {
+        let time = Self.bigEndianBytes(now.uptimeNanoseconds)
+        return DigestCrypto.hex(time + mac(time: time))
+    }
+
+    /// Checks credentials against the user's password.
+    ///
+    /// The caller looks the password up by `credentials.username`, and should check that
+    /// `credentials.uri` names the request's Request-URI (RFC 3261 §22.4 leaves the comparison to
+    /// the server).
+    public func verify(_ credentials: DigestCredentials, method: String, password: String, now: NIODeadline)
+        -> DigestVerification
+    {
+        verify(credentials, method: method, now: now) {
+            Digest.ha1(
+                algorithm: credentials.algorithm, username: credentials.username, realm: credentials.realm,
+                password: password)
+        }
+    }
+
+    /// Checks credentials against a stored H(A1), `H(username ":" realm ":" password)` computed
+    /// with the hash of `credentials.algorithm` (MD5 for MD5 and MD5-sess, SHA-256 for the others).
+    public func verify(_ credentials: DigestCredentials, method: String, ha1: String, now: NIODeadline)
+        -> DigestVerification
+    {
+        guard ha1.utf8.count == credentials.algorithm.hexLength else {
+            return .invalid(reason: "the stored H(A1) is not a \(credentials.algorithm) digest")
+        }
+        return verify(credentials, method: method, now: now) { ha1.lowercased() }
+    }
+
+    private func verify(
+        _ credentials: DigestCredentials, method: String, now: NIODeadline, ha1: () -> String
+    ) -> DigestVerification {
+        guard credentials.realm == realm else {
+            return .invalid(reason: "realm \"\(credentials.realm)\" is not \"\(realm)\"")
+        }
+        guard algorithms.contains(credentials.algorithm) else {
+            return .invalid(reason: "algorithm \(credentials.algorithm) is not offered")
+        }
+        guard let issued = issueTime(of: credentials.nonce) else {
+            return .invalid(reason: "the nonce was not issued by this server")
+        }
+        guard issued <= now else {
+            return .invalid(reason: "the nonce was issued in the future")
+        }
+        let expected: String
+        do {
+            expected = try Digest.response(
+                algorithm: credentials.algorithm, ha1: ha1(), nonce: credentials.nonce, nc: credentials.nc,
+                cnonce: credentials.cnonce, qop: credentials.qop, method: method, uri: credentials.uri)
+        } catch {
+            return .invalid(reason: error.description)
+        }
+        guard DigestCrypto.constantTimeEqual(Array(expected.utf8), Array(credentials.response.lowercased().utf8)) else {
+            return .invalid(reason: "the response does not match")
+        }
+        // Staleness only after the response checks out (RFC 7616 §3.3 `stale`), so a wrong
+        // password never earns a silent retry.
+        if now - issued > TimeAmount(nonceLifetime) { return .stale }
+        return .valid
+    }
+
+    /// The issue time of a nonce this server made, or nil if it is malformed or forged.
+    private func issueTime(of nonce: String) -> NIODeadline? {
+        let utf8 = Substring(nonce).utf8
+        guard utf8.count == 2 * (Self.timeLength + Self.macLength),
+            let bytes = DigestCrypto.bytes(fromHex: utf8)
+        else { return nil }
+        let time = Array(bytes[..<Self.timeLength])
+        guard DigestCrypto.constantTimeEqual(mac(time: time), bytes[Self.timeLength...]) else { return nil }
+        let nanoseconds = time.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return .uptimeNanoseconds(nanoseconds)
+    }
+
+    private func mac(time: [UInt8]) -> [UInt8] {
+        Array(DigestCrypto.hmacSHA256(key: secret, message: time + Array(realm.utf8)).prefix(Self.macLength))
+    }
+
+    private static func bigEndianBytes(_ value: UInt64) -> [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * $0)) }
+    }
+}
