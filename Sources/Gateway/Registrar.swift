@@ -55,6 +55,10 @@ public struct Registrar: Sendable {
         } catch {
             return answer(400, "Bad Request (malformed Authorization)")
         }
+        // The digest covers the digest-uri; it must name this request's Request-URI (RFC 7616 §3.4.6).
+        guard let digestURI = try? SIPURI(parsing: credentials.uri), digestURI.isEquivalent(to: request.uri) else {
+            return answer(400, "Bad Request (digest uri does not match the Request-URI)")
+        }
         guard let user = users[credentials.username] else {
             return failure(request, toTag: toTag, source: source, now: now)
         }

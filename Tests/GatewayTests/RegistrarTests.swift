@@ -107,6 +107,14 @@ final class RegistrarTests: XCTestCase {
         XCTAssertEqual(registrar.bindings.count, 0)
     }
 
+    func testDigestURIMustBeTheRequestURI() {
+        let challenge = registrar.handle(register(), source: "192.0.2.9", connection: 9, now: start)
+        var client = DigestClient(username: "1001", password: "secret-1001")
+        let credentials = client.answer(headerValues: challenge.response.headers.values("WWW-Authenticate"), method: "REGISTER", uri: "sip:elsewhere")!
+        let answer = registrar.handle(register(cseq: 2, authorization: credentials.headerValue), source: "192.0.2.9", connection: 9, now: start)
+        XCTAssertEqual(answer.response.statusCode, 400)
+    }
+
     func testStaleNonceIsRechallengedWithStaleTrue() throws {
         let challenge = registrar.handle(register(), source: "192.0.2.9", connection: 9, now: start)
         var client = DigestClient(username: "1001", password: "secret-1001")
