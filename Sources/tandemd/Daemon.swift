@@ -40,7 +40,8 @@ actor Daemon: ControlCommandHandler {
     let registry = CallRegistry()
     let health = HealthState()
     private var registrations = RegistrationBindings()
-    private var sipListeners: SIPListenerGroup?
+    private var sipTransport: SIPTransportLayer?
+    private var sipEvents: Task<Void, Never>?
     private var healthServer: HealthServer?
     private var controlServer: ControlServer?
 
@@ -73,7 +74,9 @@ actor Daemon: ControlCommandHandler {
                 SIPListenerSpec(transport: $0.transport, address: $0.address, port: $0.port,
                                 certificatePath: $0.certificate, privateKeyPath: $0.privateKey)
             }
-            sipListeners = try await SIPListenerGroup.bind(specs, group: group, logger: logger)
+            let transport = try await SIPTransportLayer.start(specs, group: group, logger: logger)
+            sipTransport = transport
+            sipEvents = Task.detached { [logger] in await Daemon.drain(transport.events, logger: logger) }
             if let http = configuration.http {
                 healthServer = try await HealthServer.bind(host: http.address, port: http.port, group: group, state: health)
                 logger.info("HTTP listening", metadata: ["address": "\(http.address)", "port": "\(healthServer?.localAddress?.port ?? http.port)"])
@@ -88,6 +91,21 @@ actor Daemon: ControlCommandHandler {
         }
     }
 
+    /// Consumes the SIP transport's events until it closes. No SIP stack is attached yet, so each
+    /// event is only logged.
+    private static func drain(_ events: AsyncStream<SIPTransportEvent>, logger: Logger) async {
+        for await event in events {
+            switch event {
+            case .message(let message):
+                logger.debug("SIP message received; no SIP stack attached", metadata: [
+                    "transport": "\(message.transport)", "from": "\(message.source)", "bytes": "\(message.bytes.readableBytes)",
+                ])
+            case .connectionClosed(let id, let transport):
+                logger.debug("SIP connection closed", metadata: ["transport": "\(transport)", "connection": "\(id)"])
+            }
+        }
+    }
+
     /// Tells systemd the node is up. Called from inside the service group, so SIGTERM and SIGHUP
     /// handlers are in place before anyone is told to send them.
     func announceReady() {
@@ -96,7 +114,7 @@ actor Daemon: ControlCommandHandler {
     }
 
     private func statusLine() -> String {
-        let listeners = (sipListeners?.bound ?? []).map { "\($0.transport.rawValue):\($0.port)" }.joined(separator: " ")
+        let listeners = (sipTransport?.bound ?? []).map { "\($0.transport.rawValue):\($0.port)" }.joined(separator: " ")
         return "running; listening on \(listeners)"
     }
 
@@ -160,10 +178,12 @@ actor Daemon: ControlCommandHandler {
     }
 
     private func closeListeners() async {
-        await sipListeners?.close()
+        await sipTransport?.close()
+        await sipEvents?.value
         await healthServer?.close()
         await controlServer?.close()
-        sipListeners = nil
+        sipTransport = nil
+        sipEvents = nil
         healthServer = nil
         controlServer = nil
     }
@@ -181,7 +201,7 @@ actor Daemon: ControlCommandHandler {
             startedAt: startedAt, uptimeSeconds: (ContinuousClock.now - startedMonotonic).seconds,
             configFile: configPath, configFiles: [configuration.file] + configuration.includedFiles,
             configGeneration: generation, lastReload: lastReload,
-            listeners: (sipListeners?.bound ?? []).map {
+            listeners: (sipTransport?.bound ?? []).map {
                 StatusReport.Listener(transport: $0.transport.rawValue, address: $0.address, port: $0.port)
             },
             http: http, controlSocket: configuration.control.socketPath, workers: workers,

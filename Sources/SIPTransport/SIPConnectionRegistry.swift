@@ -1,0 +1,156 @@
+// The state the transport layer's channel handlers share: the connection table (ids, the
+// addresses a connection may be reused for per RFC 3261 §18.2.2 / §18.1.1, pending outbound
+// connects), every open stream channel (so shutdown can close them), and the event stream the
+// SIP stack consumes. Everything here is behind one lock and safe from any event loop.
+
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import SIP
+
+/// The key under which a stream connection can be reused for sending to an address.
+struct ConnectionKey: Hashable, Sendable {
+    var transport: SIPTransportKind
+    var address: SocketAddress
+}
+
+final class SIPTransportState: Sendable {
+    let logger: Logger
+    let maximumMessageSize: Int
+    private let continuation: AsyncStream<SIPTransportEvent>.Continuation
+    private let table = NIOLockedValueBox(Table())
+
+    private struct Connection {
+        var id: ConnectionID
+        var channel: any Channel
+        var transport: SIPTransportKind
+        var keys: Set<ConnectionKey>
+    }
+
+    private struct Table {
+        var nextID: UInt64 = 1
+        var connections: [ConnectionID: Connection] = [:]
+        var idByChannel: [ObjectIdentifier: ConnectionID] = [:]
+        var idByKey: [ConnectionKey: ConnectionID] = [:]
+        var pendingConnects: [ConnectionKey: EventLoopFuture<any Channel>] = [:]
+        var openChannels: [ObjectIdentifier: any Channel] = [:]
+        var droppedEvents = 0
+        var closed = false
+    }
+
+    init(logger: Logger, maximumMessageSize: Int, continuation: AsyncStream<SIPTransportEvent>.Continuation) {
+        self.logger = logger
+        self.maximumMessageSize = maximumMessageSize
+        self.continuation = continuation
+    }
+
+    // MARK: Events
+
+    func deliver(_ event: SIPTransportEvent) {
+        guard case .dropped = continuation.yield(event) else { return }
+        // A consumer that has fallen far behind: say so now and then, not once per message.
+        let dropped = table.withLockedValue { table -> Int in
+            table.droppedEvents += 1
+            return table.droppedEvents
+        }
+        if dropped == 1 || dropped % 1000 == 0 {
+            logger.notice("SIP transport events dropped: consumer too slow", metadata: ["dropped_total": "\(dropped)"])
+        }
+    }
+
+    func finishEvents() { continuation.finish() }
+
+    // MARK: Channels
+
+    /// Records a stream channel (accepted or dialled) so shutdown closes it; closes it at once if
+    /// shutdown has already begun.
+    func track(_ channel: any Channel) {
+        let accepted = table.withLockedValue { table -> Bool in
+            guard !table.closed else { return false }
+            table.openChannels[ObjectIdentifier(channel)] = channel
+            return true
+        }
+        guard accepted else {
+            channel.close(promise: nil)
+            return
+        }
+        channel.closeFuture.whenComplete { [self] _ in
+            table.withLockedValue { _ = $0.openChannels.removeValue(forKey: ObjectIdentifier(channel)) }
+        }
+    }
+
+    /// Marks the layer closed and returns every stream channel still open.
+    func closeAll() -> [any Channel] {
+        table.withLockedValue { table in
+            table.closed = true
+            let channels = Array(table.openChannels.values)
+            for future in table.pendingConnects.values {
+                future.whenSuccess { $0.close(promise: nil) }
+            }
+            return channels
+        }
+    }
+
+    // MARK: Connections
+
+    /// Gives a connection its id, or returns the id it already has, and makes it reusable for
+    /// sending to each of `addresses`.
+    @discardableResult
+    func register(_ channel: any Channel, transport: SIPTransportKind, addresses: [SocketAddress]) -> ConnectionID {
+        table.withLockedValue { table in
+            let keys = addresses.map { ConnectionKey(transport: transport, address: $0) }
+            let id: ConnectionID
+            if let existing = table.idByChannel[ObjectIdentifier(channel)] {
+                id = existing
+                table.connections[id]?.keys.formUnion(keys)
+            } else {
+                id = ConnectionID(rawValue: table.nextID)
+                table.nextID += 1
+                table.idByChannel[ObjectIdentifier(channel)] = id
+                table.connections[id] = Connection(id: id, channel: channel, transport: transport, keys: Set(keys))
+            }
+            for key in keys { table.idByKey[key] = id }
+            return id
+        }
+    }
+
+    /// Forgets a connection; returns its id and transport if it had been registered.
+    func unregister(_ channel: any Channel) -> (ConnectionID, SIPTransportKind)? {
+        table.withLockedValue { table in
+            guard let id = table.idByChannel.removeValue(forKey: ObjectIdentifier(channel)),
+                  let connection = table.connections.removeValue(forKey: id) else { return nil }
+            for key in connection.keys where table.idByKey[key] == id { table.idByKey.removeValue(forKey: key) }
+            return (id, connection.transport)
+        }
+    }
+
+    func channel(for id: ConnectionID) -> (any Channel)? {
+        table.withLockedValue { $0.connections[id]?.channel }
+    }
+
+    enum Route {
+        case open(any Channel)
+        case pending(EventLoopFuture<any Channel>)
+        case connect(EventLoopPromise<any Channel>)
+        case closed
+    }
+
+    /// An open connection to reuse, a connect already under way, or a promise for the caller to
+    /// fulfil by connecting (registered as pending so that concurrent sends share it).
+    func route(to key: ConnectionKey, eventLoop: any EventLoop) -> Route {
+        table.withLockedValue { table in
+            guard !table.closed else { return .closed }
+            if let id = table.idByKey[key], let connection = table.connections[id], connection.channel.isActive {
+                return .open(connection.channel)
+            }
+            if let pending = table.pendingConnects[key] { return .pending(pending) }
+            let promise = eventLoop.makePromise(of: (any Channel).self)
+            table.pendingConnects[key] = promise.futureResult
+            return .connect(promise)
+        }
+    }
+
+    func connectFinished(_ key: ConnectionKey) {
+        table.withLockedValue { _ = $0.pendingConnects.removeValue(forKey: key) }
+    }
+}

@@ -1,0 +1,184 @@
+// Loopback tests of SIP over WebSocket (RFC 7118) on a `ws` listener: the `sip` subprotocol
+// upgrade, one SIP message per frame both ways, fragments, ping/pong, close, refusal of an upgrade
+// without the subprotocol, and plain HTTP requests reaching the caller's responder.
+
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import SIP
+import SIPTransport
+import XCTest
+
+final class WebSocketTransportTests: XCTestCase {
+    private var group: MultiThreadedEventLoopGroup!
+
+    override func setUp() {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+    }
+
+    override func tearDown() async throws {
+        try await group.shutdownGracefully()
+    }
+
+    private func start(responder: SIPHTTPResponder? = nil) async throws -> SIPTransportLayer {
+        try await SIPTransportLayer.start(
+            [SIPListenerSpec(transport: .ws, address: "127.0.0.1", port: 0)], group: group, logger: testLogger(), httpResponder: responder)
+    }
+
+    private struct WebSocketClient {
+        let channel: any Channel
+        let frames: Inbox<WebSocketFrame>
+        let response: HTTPResponseHead
+
+        func send(_ text: String, opcode: WebSocketOpcode = .text, fin: Bool = true) async throws {
+            let frame = WebSocketFrame(fin: fin, opcode: opcode, maskKey: .random(), data: ByteBuffer(string: text))
+            try await channel.writeAndFlush(frame).get()
+        }
+
+        func send(code: WebSocketErrorCode, opcode: WebSocketOpcode) async throws {
+            var data = ByteBuffer()
+            data.write(webSocketErrorCode: code)
+            try await channel.writeAndFlush(WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data)).get()
+        }
+    }
+
+    /// Connects and upgrades with NIOWebSocketClientUpgrader, offering the `sip` subprotocol.
+    private func connectWebSocket(port: Int) async throws -> WebSocketClient {
+        let loop = group.next()
+        let frames = Inbox<WebSocketFrame>(eventLoop: loop)
+        let upgraded = loop.makePromise(of: HTTPResponseHead.self)
+        let channel = try await ClientBootstrap(group: loop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let upgrader = NIOWebSocketClientUpgrader(
+                        maxFrameSize: 1 << 16, automaticErrorHandling: false,
+                        upgradePipelineHandler: { channel, response in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(InboxHandler<WebSocketFrame>(frames))
+                                upgraded.succeed(response)
+                            }
+                        })
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                        withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+                }
+            }
+            .connect(to: try loopback(port)).get()
+        let headers = HTTPHeaders([("Host", "127.0.0.1:\(port)"), ("Sec-WebSocket-Protocol", "sip"), ("Content-Length", "0")])
+        // Head and end in one go: the server may answer 101 as soon as it has the head, after which
+        // the client pipeline takes only frames.
+        try await loop.flatSubmit {
+            channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: headers)), promise: nil)
+            return channel.writeAndFlush(HTTPClientRequestPart.end(nil))
+        }.get()
+        loop.scheduleTask(in: .seconds(5)) { upgraded.fail(TestTimeout(what: "the WebSocket upgrade")) }
+        let response = try await upgraded.futureResult.get()
+        return WebSocketClient(channel: channel, frames: frames, response: response)
+    }
+
+    func testSIPOverWebSocketBothWays() async throws {
+        let layer = try await start()
+        let events = EventCollector(layer)
+        let client = try await connectWebSocket(port: layer.bound[0].port)
+        XCTAssertEqual(client.response.status, .switchingProtocols)
+        XCTAssertEqual(client.response.headers["Sec-WebSocket-Protocol"], ["sip"])
+
+        let request = sipMessage("REGISTER", transport: "WS")
+        try await client.send(request)
+        let message = try await events.nextMessage()
+        XCTAssertEqual(String(buffer: message.bytes), request)
+        XCTAssertEqual(message.transport, .ws)
+        XCTAssertEqual(message.source, client.channel.localAddress)
+        let id = try XCTUnwrap(message.connection)
+
+        let reply = "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"
+        try await layer.send(ByteBuffer(string: reply), to: .connection(id))
+        let frame = try await client.frames.next()
+        XCTAssertEqual(frame.opcode, .text)
+        XCTAssertTrue(frame.fin)
+        XCTAssertEqual(String(buffer: frame.unmaskedData), reply)
+
+        // A fragmented message is reassembled into one SIP message; a binary frame works too.
+        let invite = sipMessage("INVITE", transport: "WS", body: "v=0\r\n")
+        let half = invite.utf8.count / 2
+        try await client.send(String(invite.utf8.prefix(half))!, opcode: .binary, fin: false)
+        try await client.send(String(invite.utf8.dropFirst(half))!, opcode: .continuation, fin: true)
+        let reassembled = try await events.nextMessage()
+        XCTAssertEqual(String(buffer: reassembled.bytes), invite)
+        XCTAssertEqual(reassembled.connection, id)
+
+        try await client.send("are you there", opcode: .ping)
+        let pong = try await client.frames.next()
+        XCTAssertEqual(pong.opcode, .pong)
+        XCTAssertEqual(String(buffer: pong.unmaskedData), "are you there")
+
+        try await client.send(code: .normalClosure, opcode: .connectionClose)
+        let closeReply = try await client.frames.next()
+        XCTAssertEqual(closeReply.opcode, .connectionClose)
+        var closeData = closeReply.unmaskedData
+        XCTAssertEqual(closeData.readWebSocketErrorCode(), .normalClosure)
+        try await waitForClose(client.channel)
+        guard case .connectionClosed(let closed, .ws) = try await events.next() else { return XCTFail("no connectionClosed") }
+        XCTAssertEqual(closed, id)
+        await layer.close()
+    }
+
+    func testProtocolViolationClosesOnlyThatWebSocket() async throws {
+        let layer = try await start()
+        let events = EventCollector(layer)
+        let bad = try await connectWebSocket(port: layer.bound[0].port)
+        let good = try await connectWebSocket(port: layer.bound[0].port)
+
+        try await bad.send("orphan continuation", opcode: .continuation)
+        let close = try await bad.frames.next()
+        XCTAssertEqual(close.opcode, .connectionClose)
+        var closeData = close.unmaskedData
+        XCTAssertEqual(closeData.readWebSocketErrorCode(), .protocolError)
+        try await waitForClose(bad.channel)
+        guard case .connectionClosed = try await events.next() else { return XCTFail("no connectionClosed") }
+
+        try await good.send(sipMessage("OPTIONS", transport: "WS"))
+        let message = try await events.nextMessage()
+        XCTAssertEqual(String(buffer: message.bytes), sipMessage("OPTIONS", transport: "WS"))
+        try await good.channel.close()
+        await layer.close()
+    }
+
+    func testUpgradeWithoutSIPSubprotocolIsRefused() async throws {
+        let layer = try await start()
+        let events = EventCollector(layer)
+        let client = try await StreamTestClient.connect(to: try loopback(layer.bound[0].port), group: group)
+        try await client.write(
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                + "Sec-WebSocket-Protocol: chat\r\n\r\n")
+        let response = try await client.readToClose()
+        XCTAssertTrue(response.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), response)
+        XCTAssertTrue(response.contains("sip"), response)
+        let quiet = try await events.noMessages()
+        XCTAssertTrue(quiet)
+        await layer.close()
+    }
+
+    func testPlainGETReachesTheResponder() async throws {
+        let layer = try await start(responder: { head in
+            guard head.uri == "/healthz" else { return (.notFound, HTTPHeaders(), ByteBuffer(string: "no\n")) }
+            return (.ok, HTTPHeaders([("Content-Type", "text/plain")]), ByteBuffer(string: "ok\n"))
+        })
+        let client = try await StreamTestClient.connect(to: try loopback(layer.bound[0].port), group: group)
+        try await client.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        let response = try await client.readToClose()
+        XCTAssertTrue(response.hasPrefix("HTTP/1.1 200 OK\r\n"), response)
+        XCTAssertTrue(response.hasSuffix("\r\n\r\nok\n"), response)
+        await layer.close()
+    }
+
+    func testPlainGETWithoutResponderIs404() async throws {
+        let layer = try await start()
+        let client = try await StreamTestClient.connect(to: try loopback(layer.bound[0].port), group: group)
+        try await client.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        let response = try await client.readToClose()
+        XCTAssertTrue(response.hasPrefix("HTTP/1.1 404 Not Found\r\n"), response)
+        await layer.close()
+    }
+}
