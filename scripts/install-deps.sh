@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_packages=(pkg-config libssl-dev libsrtp2-dev libopus-dev libspandsp-dev)
-test_packages=(systemd openssl procps)
+test_packages=(systemd openssl procps sip-tester)
 
 case "${1:-build}" in
     build) wanted=("${build_packages[@]}") ;;

@@ -23,12 +23,14 @@ public struct Registrar: Sendable {
     public init(web: WebSettings, users: [WebUser], digest: DigestServer? = nil) {
         self.web = web
         self.users = Dictionary(users.map { ($0.username, $0) }, uniquingKeysWith: { first, _ in first })
-        self.digest = digest ?? DigestServer(realm: web.realm)
+        self.digest = digest ?? DigestServer(realm: web.realm, algorithms: web.digestAlgorithms)
     }
 
     /// Applies a reloaded configuration; bindings of users that no longer exist are dropped.
     public mutating func reconfigure(web: WebSettings, users: [WebUser]) {
-        if web.realm != self.web.realm { digest = DigestServer(realm: web.realm) }
+        if web.realm != self.web.realm || web.digestAlgorithms != self.web.digestAlgorithms {
+            digest = DigestServer(realm: web.realm, algorithms: web.digestAlgorithms)
+        }
         self.web = web
         self.users = Dictionary(users.map { ($0.username, $0) }, uniquingKeysWith: { first, _ in first })
         for aor in bindings.addressesOfRecord where self.users[aor] == nil { bindings.removeAll(aor: aor) }

@@ -73,7 +73,7 @@ public enum SIPTransportEvent: Sendable {
 }
 
 /// Where `send` puts bytes.
-public enum SIPDestination: Sendable {
+public enum SIPDestination: Sendable, Hashable {
     /// An open stream connection (the only way to reach a WebSocket peer, RFC 7118 §5.2).
     case connection(ConnectionID)
     /// UDP: from the UDP listener. TCP/TLS: on an open connection to the address, or a new one.

@@ -219,10 +219,15 @@ public struct WebSettings: Sendable, Equatable {
     public var mediaInterface: String
     public var minExpires: Int
     public var maxExpires: Int
+    /// Digest algorithms challenged with, in header order. MD5 first by default: JsSIP and sipp
+    /// read only the first challenge and support only MD5.
+    public var digestAlgorithms: [DigestAlgorithm]
     public var location: SourceLocation
 
     public init(realm: String, dtlsProfile: String = "default", codecProfile: String = "webrtc", mediaInterface: String = "default",
-                minExpires: Int = 60, maxExpires: Int = 3600, location: SourceLocation = SourceLocation(file: "", line: 0, key: "web")) {
+                minExpires: Int = 60, maxExpires: Int = 3600, digestAlgorithms: [DigestAlgorithm] = [.md5, .sha256],
+                location: SourceLocation = SourceLocation(file: "", line: 0, key: "web")) {
+        self.digestAlgorithms = digestAlgorithms
         self.realm = realm
         self.dtlsProfile = dtlsProfile
         self.codecProfile = codecProfile

@@ -112,7 +112,10 @@ extension ConfigurationLoader {
             dtlsProfile: entry.string("dtls_profile", default: defaults.dtlsProfile),
             codecProfile: entry.string("codec_profile", default: defaults.codecProfile),
             mediaInterface: entry.string("media_interface", default: defaults.mediaInterface),
-            minExpires: minExpires, maxExpires: maxExpires, location: entry.mappingLocation)
+            minExpires: minExpires, maxExpires: maxExpires,
+            digestAlgorithms: entry.choiceList("digest_algorithms", noun: "digest algorithm", spelling: { DigestAlgorithm(token: $0)?.rawValue ?? $0 })
+                ?? defaults.digestAlgorithms,
+            location: entry.mappingLocation)
     }
 
     func readUser(_ entry: MappingReader) -> WebUser? {
@@ -188,7 +191,7 @@ extension TandemConfiguration {
             dtlsProfiles: builtinDTLSProfiles, codecProfiles: builtinCodecProfiles, trunks: [],
             web: WebSettings(
                 realm: "tandem", dtlsProfile: "default", codecProfile: "webrtc", mediaInterface: "",
-                minExpires: 60, maxExpires: 3600, location: location.with(key: "web")),
+                minExpires: 60, maxExpires: 3600, digestAlgorithms: [.md5, .sha256], location: location.with(key: "web")),
             users: [], dialPlan: [])
     }
 }

@@ -39,8 +39,8 @@ actor Daemon: ControlCommandHandler {
 
     let registry = CallRegistry()
     let health = HealthState()
-    private var registrations = RegistrationBindings()
     private var sipTransport: SIPTransportLayer?
+    private var signaling: SignalingEngine?
     private var sipEvents: Task<Void, Never>?
     private var healthServer: HealthServer?
     private var controlServer: ControlServer?
@@ -76,7 +76,9 @@ actor Daemon: ControlCommandHandler {
             }
             let transport = try await SIPTransportLayer.start(specs, group: group, logger: logger)
             sipTransport = transport
-            sipEvents = Task.detached { [logger] in await Daemon.drain(transport.events, logger: logger) }
+            let engine = SignalingEngine(transport: transport, configuration: configuration, logger: logger)
+            signaling = engine
+            sipEvents = Task.detached { await engine.run() }
             if let http = configuration.http {
                 healthServer = try await HealthServer.bind(host: http.address, port: http.port, group: group, state: health)
                 logger.info("HTTP listening", metadata: ["address": "\(http.address)", "port": "\(healthServer?.localAddress?.port ?? http.port)"])
@@ -88,21 +90,6 @@ actor Daemon: ControlCommandHandler {
         } catch {
             await closeListeners()
             throw error
-        }
-    }
-
-    /// Consumes the SIP transport's events until it closes. No SIP stack is attached yet, so each
-    /// event is only logged.
-    private static func drain(_ events: AsyncStream<SIPTransportEvent>, logger: Logger) async {
-        for await event in events {
-            switch event {
-            case .message(let message):
-                logger.debug("SIP message received; no SIP stack attached", metadata: [
-                    "transport": "\(message.transport)", "from": "\(message.source)", "bytes": "\(message.bytes.readableBytes)",
-                ])
-            case .connectionClosed(let id, let transport):
-                logger.debug("SIP connection closed", metadata: ["transport": "\(transport)", "connection": "\(id)"])
-            }
         }
     }
 
@@ -132,6 +119,7 @@ actor Daemon: ControlCommandHandler {
             let pending = Daemon.changesNeedingRestart(from: configuration, to: next)
             for change in pending { logger.warning("\(change) changed; the change takes effect at the next restart") }
             configuration = next
+            await signaling?.reconfigure(next)
             generation += 1
             threshold.level = overrides.logLevel ?? Logger.Level(next.logLevel)
             lastReload = StatusReport.Reload(at: Date(), succeeded: true, messages: pending.map { "\($0) changed; restart to apply" })
@@ -192,6 +180,7 @@ actor Daemon: ControlCommandHandler {
 
     func status() async -> StatusReport {
         let calls = await registry.activeCalls
+        let registered = await signaling?.registrations ?? 0
         let state = await registry.state
         let http = healthServer?.localAddress.map {
             StatusReport.Listener(transport: "http", address: configuration.http?.address ?? "", port: $0.port ?? 0)
@@ -205,7 +194,7 @@ actor Daemon: ControlCommandHandler {
                 StatusReport.Listener(transport: $0.transport.rawValue, address: $0.address, port: $0.port)
             },
             http: http, controlSocket: configuration.control.socketPath, workers: workers,
-            logLevel: threshold.level.rawValue, activeCalls: calls, registrations: registrations.count,
+            logLevel: threshold.level.rawValue, activeCalls: calls, registrations: registered,
             trunks: configuration.trunks.count, users: configuration.users.count,
             mediaPorts: configuration.media.interfaces.reduce(0) { $0 + PortPool(portMin: $1.portMin, portMax: $1.portMax).capacity },
             libraries: [
