@@ -98,7 +98,7 @@ let package = Package(
 
         // MARK: Tests.
         .testTarget(name: "TandemConfigTests", dependencies: ["TandemConfig"], exclude: ["Fixtures"]),
-        .testTarget(name: "SIPTests", dependencies: ["SIP"]),
+        .testTarget(name: "SIPTests", dependencies: ["SIP"], exclude: ["Torture"]),
         .testTarget(
             name: "SIPTransportTests",
             dependencies: [
