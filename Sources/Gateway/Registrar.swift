@@ -150,7 +150,14 @@ public struct Registrar: Sendable {
     /// The Authorization credentials for `realm`, if any; throws when one is malformed.
     static func credentials(in request: SIPRequest, realm: String) throws -> DigestCredentials? {
         for value in request.headers.values("Authorization") {
-            let credentials = try DigestCredentials(parsing: value)
+            let parsed: Result<DigestCredentials, DigestParseError> = Result { () throws(DigestParseError) in try DigestCredentials(parsing: value) }
+            let credentials: DigestCredentials
+            switch parsed {
+            case .success(let value): credentials = value
+            // Another scheme (RFC 4475 §3.3.11) is not ours to judge: challenge instead.
+            case .failure(let error) where error.kind == .notDigestScheme: continue
+            case .failure(let error): throw error
+            }
             if credentials.realm == realm { return credentials }
         }
         return nil

@@ -141,6 +141,8 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
             return stamp(request.makeResponse(400, reason: "Bad Request (\(error.reason))"))
         }
         if !(request.uri.isSIP || request.uri.scheme == "tel") { return stamp(request.makeResponse(416)) }
+        // §19.1.5: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.12).
+        if request.uri.headers != nil { return stamp(request.makeResponse(400, reason: "Bad Request (headers in Request-URI)")) }
         if let hops = try? request.headers.maxForwards(), hops == 0, request.method != .options, request.method != .ack {
             return stamp(request.makeResponse(483))
         }

@@ -139,6 +139,10 @@ public struct SIPNameAddress: Sendable, Hashable, CustomStringConvertible {
         } else {
             // addr-spec: the URI cannot carry parameters of its own; ';' starts header parameters.
             let end = value.firstIndex(of: ";") ?? value.endIndex
+            // §20: a URI with a comma, semicolon or question mark must be enclosed in <>.
+            guard !value[..<end].contains(where: { $0 == "?" || $0 == "," }) else {
+                throw SIPParseError(.headerValue, "a URI with headers must be enclosed in <>")
+            }
             uri = try SIPURI(parsing: SIPGrammar.trimmed(value[..<end]))
             parameters = try SIPParameters.parse(value[end...])
             displayName = nil

@@ -148,7 +148,7 @@ extension SIPHeaders {
     public func maxForwards() throws(SIPParseError) -> Int? {
         guard let value = self["Max-Forwards"] else { return nil }
         let trimmed = SIPGrammar.trimmed(value)
-        guard !trimmed.isEmpty, trimmed.count <= 3, trimmed.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(trimmed), number <= 255 else {
+        guard !trimmed.isEmpty, trimmed.count <= 10, trimmed.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(trimmed), number <= 255 else {
             throw SIPParseError(.headerValue, "bad Max-Forwards '\(value)'")
         }
         return number

@@ -1,3 +1,4 @@
+import Foundation
 import Gateway
 import TandemConfig
 import NIOCore
@@ -71,5 +72,37 @@ final class SignalingCoreTests: XCTestCase {
         XCTAssertEqual(core.counters.unparseable, 1)
         XCTAssertEqual(core.counters.badRequests, 1)
         XCTAssertEqual(send(message("OPTIONS sip:tandem@127.0.0.1 SIP/2.0")).map(\.statusCode), [200], "and nothing else is disturbed")
+    }
+}
+
+/// RFC 4475 messages through the whole core: a request the RFC calls invalid gets a 400 (or 505)
+/// when an answer is possible, or is dropped; a valid one never gets a 400.
+final class SignalingCoreTortureTests: XCTestCase {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("SIPTests/Torture")
+
+    func testTortureMessagesGetTheRightKindOfAnswer() throws {
+        let invalid: Set<String> = [
+            "badinv01", "clerr", "ncl", "scalar02", "scalarlg", "quotbal", "ltgtruri", "lwsruri", "lwsstart", "trws",
+            "regbadct", "badaspec", "baddn", "bigcode", "mcl01", "escruri", "badvers", "mismatch01", "mismatch02", "insuf",
+        ]
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.directory.path).filter { $0.hasSuffix(".dat") }
+        XCTAssertEqual(files.count, 49)
+        for file in files {
+            let name = String(file.dropLast(4))
+            var core = SignalingCore<String>(userAgent: "t", web: WebSettings(realm: "tandem"), users: [])
+            let bytes = Array(try Data(contentsOf: Self.directory.appendingPathComponent(file)))
+            let effects = core.receive(InboundSIP(bytes: bytes, replyTo: "peer", sourceHost: "192.0.2.1", sourcePort: 5060, transport: .udp, connection: nil),
+                                       now: .uptimeNanoseconds(1_000_000_000))
+            let codes = effects.compactMap { effect -> Int? in
+                guard case .send(let out, _) = effect, case .response(let response)? = try? SIPParser.parse(out) else { return nil }
+                return response.statusCode
+            }
+            if invalid.contains(name) {
+                XCTAssertTrue(codes.allSatisfy { $0 == 400 || $0 == 505 }, "\(name) answered \(codes)")
+            } else {
+                XCTAssertFalse(codes.contains(400), "\(name) is valid but was answered 400")
+            }
+        }
     }
 }
