@@ -49,28 +49,10 @@ public struct Registrar: Sendable {
             RegistrarAnswer(response: request.makeResponse(code, reason: reason, toTag: toTag), delay: .zero)
         }
 
-        // Authentication (§22.4): credentials for our realm, or a challenge.
-        let credentials: DigestCredentials
-        do {
-            guard let found = try Registrar.credentials(in: request, realm: digest.realm) else { return challenge(request, toTag: toTag, stale: false, now: now) }
-            credentials = found
-        } catch {
-            return answer(400, "Bad Request (malformed Authorization)")
-        }
-        // The digest covers the digest-uri; it must name this request's Request-URI (RFC 7616 §3.4.6).
-        guard let digestURI = try? SIPURI(parsing: credentials.uri), digestURI.isEquivalent(to: request.uri) else {
-            return answer(400, "Bad Request (digest uri does not match the Request-URI)")
-        }
-        guard let user = users[credentials.username] else {
-            return failure(request, toTag: toTag, source: source, now: now)
-        }
-        switch digest.verify(credentials, method: request.method.rawValue, password: user.password, now: now) {
-        case .valid:
-            limiter.recordSuccess(source: source)
-        case .stale:
-            return challenge(request, toTag: toTag, stale: true, now: now)
-        case .invalid:
-            return failure(request, toTag: toTag, source: source, now: now)
+        let user: WebUser
+        switch authenticate(request, source: source, toTag: toTag, now: now) {
+        case .user(let found): user = found
+        case .refused(let answer): return answer
         }
 
         // Authorization: a user registers its own address-of-record only.
@@ -122,6 +104,48 @@ public struct Registrar: Sendable {
         }
         return registered(request, aor: aor, toTag: toTag, now: now)
     }
+
+    /// The outcome of checking a request's digest credentials.
+    public enum Authentication: Sendable {
+        case user(WebUser)
+        /// A challenge (401), or a refusal (400/403), to send instead of processing the request.
+        case refused(RegistrarAnswer)
+    }
+
+    /// Checks the request's digest credentials against the user directory (§22.4): a 401
+    /// challenge when there are none for our realm, 401 with stale=true for an expired nonce, 403
+    /// for a wrong password or unknown user (slowed down for a source that keeps failing).
+    public mutating func authenticate(_ request: SIPRequest, source: String, toTag: String, now: NIODeadline) -> Authentication {
+        let credentials: DigestCredentials
+        do {
+            guard let found = try Registrar.credentials(in: request, realm: digest.realm) else {
+                return .refused(challenge(request, toTag: toTag, stale: false, now: now))
+            }
+            credentials = found
+        } catch {
+            return .refused(RegistrarAnswer(response: request.makeResponse(400, reason: "Bad Request (malformed Authorization)", toTag: toTag), delay: .zero))
+        }
+        // The digest covers the digest-uri; it must name this request's Request-URI (RFC 7616 §3.4.6).
+        guard let digestURI = try? SIPURI(parsing: credentials.uri), digestURI.isEquivalent(to: request.uri) else {
+            return .refused(RegistrarAnswer(
+                response: request.makeResponse(400, reason: "Bad Request (digest uri does not match the Request-URI)", toTag: toTag), delay: .zero))
+        }
+        guard let user = users[credentials.username] else {
+            return .refused(failure(request, toTag: toTag, source: source, now: now))
+        }
+        switch digest.verify(credentials, method: request.method.rawValue, password: user.password, now: now) {
+        case .valid:
+            limiter.recordSuccess(source: source)
+            return .user(user)
+        case .stale:
+            return .refused(challenge(request, toTag: toTag, stale: true, now: now))
+        case .invalid:
+            return .refused(failure(request, toTag: toTag, source: source, now: now))
+        }
+    }
+
+    /// Whether a web user of this name exists.
+    public func hasUser(_ name: String) -> Bool { users[name] != nil }
 
     /// 200 OK listing every current binding with its remaining time (§10.3 step 8).
     private func registered(_ request: SIPRequest, aor: String, toTag: String, now: NIODeadline) -> RegistrarAnswer {
