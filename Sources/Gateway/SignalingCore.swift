@@ -50,25 +50,39 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     /// Option tags Tandem understands in Require (RFC 3261 §8.2.2.3).
     public static var supportedExtensions: [String] { ["outbound", "path", "replaces", "timer", "100rel"] }
 
-    private var transactions: TransactionLayer<Destination>
-    private var userAgent: String
-    private var registrar: Registrar
+    var transactions: TransactionLayer<Destination>
+    var userAgent: String
+    var registrar: Registrar
     /// Responses held back (failed authentication from a source that keeps failing).
-    private var delayed: [(deadline: NIODeadline, transaction: TransactionID, response: SIPResponse)] = []
+    var delayed: [(deadline: NIODeadline, transaction: TransactionID, response: SIPResponse)] = []
     /// The message being handled, for the dispatch that follows it.
-    private var current: InboundSIP<Destination>?
-    public private(set) var counters = SignalingCounters()
+    var current: InboundSIP<Destination>?
+    public internal(set) var counters = SignalingCounters()
 
-    public init(userAgent: String, web: WebSettings, users: [WebUser], timers: SIPTimerValues = .standard) {
+    // Calls (SignalingCore+Calls.swift).
+    var routing: CallRouting<Destination>?
+    var sessions: any SessionManager
+    var calls: [String: B2BCall<Destination>] = [:]
+    var callByServerTransaction: [TransactionID: String] = [:]
+    var callByClientTransaction: [TransactionID: String] = [:]
+    var callByDialog: [DialogID: String] = [:]
+    /// False while draining: new calls get 503.
+    public var admitting = true
+
+    public init(userAgent: String, web: WebSettings, users: [WebUser], routing: CallRouting<Destination>? = nil,
+                sessions: any SessionManager = NoMediaSessionManager(), timers: SIPTimerValues = .standard) {
         self.userAgent = userAgent
         transactions = TransactionLayer(timers: timers)
         registrar = Registrar(web: web, users: users)
+        self.routing = routing
+        self.sessions = sessions
     }
 
     /// Applies a reloaded configuration.
-    public mutating func reconfigure(userAgent: String, web: WebSettings, users: [WebUser]) {
+    public mutating func reconfigure(userAgent: String, web: WebSettings, users: [WebUser], routing: CallRouting<Destination>? = nil) {
         self.userAgent = userAgent
         registrar.reconfigure(web: web, users: users)
+        if let routing { self.routing = routing }
     }
 
     /// Contacts registered now, over all users.
@@ -133,7 +147,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
 
     /// The checks of §8.2 that come before any method-specific processing; a response when the
     /// request cannot be processed.
-    private func screen(_ request: SIPRequest) -> SIPResponse? {
+    func screen(_ request: SIPRequest) -> SIPResponse? {
         if request.version != "SIP/2.0" { return stamp(request.makeResponse(505)) }
         do {
             try request.validate()
@@ -157,7 +171,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
         return nil
     }
 
-    private func stamp(_ response: SIPResponse) -> SIPResponse {
+    func stamp(_ response: SIPResponse) -> SIPResponse {
         var response = response
         if response.headers["Server"] == nil { response.headers.add("Server", userAgent) }
         return response
@@ -165,7 +179,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
 
     // MARK: Dispatch
 
-    private mutating func handle(_ events: [TransactionEvent<Destination>], now: NIODeadline) -> [SignalingEffect<Destination>] {
+    mutating func handle(_ events: [TransactionEvent<Destination>], now: NIODeadline) -> [SignalingEffect<Destination>] {
         var effects: [SignalingEffect<Destination>] = []
         for event in events {
             switch event {
@@ -178,21 +192,34 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
                 } else {
                     effects += respond(to: id, with: answer.response, now: now)
                 }
+            case .request(let request, let id, let source) where request.method == .invite && (try? request.headers.to().tag) == nil:
+                effects += startCall(request, transaction: id, source: source, now: now)
+            case .request(let request, let id, _) where (try? request.headers.to().tag) != nil:
+                effects += inDialog(request, transaction: id, now: now)
             case .request(let request, let id, _):
                 effects += respond(to: id, with: answer(request), now: now)
             case .cancel(let request, let id, _, let invite):
-                // No call is alive to cancel yet: 481 when the INVITE is unknown, 200 otherwise.
-                effects += respond(to: id, with: request.makeResponse(invite == nil ? 481 : 200, toTag: Self.newTag()), now: now)
-            case .ack:
-                break  // ACKs for 2xx belong to dialogs; none exist outside calls.
-            case .response, .strayResponse, .timedOut, .ackNotReceived, .terminated:
+                let known = invite.flatMap { callByServerTransaction[$0] } != nil
+                effects += respond(to: id, with: request.makeResponse(known || invite != nil ? 200 : 481, toTag: Self.newTag()), now: now)
+                if let invite { effects += cancelCall(invite: invite, now: now) }
+            case .ack(let request, _):
+                acknowledge(request)
+            case .response(let response, let id):
+                effects += callResponse(response, transaction: id, now: now)
+            case .strayResponse(let response, _):
+                effects += strayResponse(response, now: now)
+            case .timedOut(let id):
+                effects += callTimedOut(id, now: now)
+            case .ackNotReceived(let id):
+                effects += callNotAcknowledged(id, now: now)
+            case .terminated:
                 break
             }
         }
         return effects
     }
 
-    private mutating func respond(to id: TransactionID, with response: SIPResponse, now: NIODeadline) -> [SignalingEffect<Destination>] {
+    mutating func respond(to id: TransactionID, with response: SIPResponse, now: NIODeadline) -> [SignalingEffect<Destination>] {
         handle(transactions.respond(to: id, with: stamp(response), now: now), now: now)
     }
 
@@ -214,7 +241,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     }
 
     /// Methods answered today.
-    static var allowed: [SIPMethod] { [.options, .register, .ack, .cancel] }
+    static var allowed: [SIPMethod] { [.invite, .ack, .bye, .cancel, .options, .register] }
 
     static func newTag() -> String { String(UInt64.random(in: .min ... .max), radix: 36) }
 }

@@ -163,6 +163,12 @@ public struct TrunkCredentials: Sendable, Equatable {
     public var password: String
     /// The realm to answer; nil answers any realm the trunk names.
     public var realm: String?
+
+    public init(username: String, password: String, realm: String? = nil) {
+        self.username = username
+        self.password = password
+        self.realm = realm
+    }
 }
 
 /// An IPv4 or IPv6 network in CIDR form.
@@ -208,6 +214,28 @@ public struct Trunk: Sendable, Equatable {
     /// Concurrent call limit; 0 means no limit.
     public var maxCalls: Int
     public var location: SourceLocation
+
+    public init(
+        name: String, address: String, port: Int = 5060, transport: SIPTransportKind = .udp, allowedSources: [IPNetwork],
+        credentials: TrunkCredentials? = nil, register: Bool = false, registerExpires: Int = 3600, codecProfile: String = "g711",
+        mediaInterface: String = "default", dtmf: DTMFMode = .rfc4733, optionsInterval: Int = 30, maxCalls: Int = 0,
+        location: SourceLocation = SourceLocation(file: "", line: 0, key: "trunks")
+    ) {
+        self.name = name
+        self.address = address
+        self.port = port
+        self.transport = transport
+        self.allowedSources = allowedSources
+        self.credentials = credentials
+        self.register = register
+        self.registerExpires = registerExpires
+        self.codecProfile = codecProfile
+        self.mediaInterface = mediaInterface
+        self.dtmf = dtmf
+        self.optionsInterval = optionsInterval
+        self.maxCalls = maxCalls
+        self.location = location
+    }
 }
 
 /// Settings for WebRTC users (browsers).
@@ -266,4 +294,13 @@ public struct DialPlanRule: Sendable, Equatable {
     /// Replacement template; nil leaves the number as dialled.
     public var rewrite: String?
     public var location: SourceLocation
+
+    public init(name: String, pattern: String, trunk: String, rewrite: String? = nil,
+                location: SourceLocation = SourceLocation(file: "", line: 0, key: "dial_plan")) {
+        self.name = name
+        self.pattern = pattern
+        self.trunk = trunk
+        self.rewrite = rewrite
+        self.location = location
+    }
 }

@@ -1,0 +1,50 @@
+// The state of one call through the B2BUA: the incoming leg (A, where Tandem is the UAS) and the
+// outgoing leg (B, where Tandem is the UAC), each with its transaction, destination and dialog.
+
+import SIP
+
+struct IncomingLeg<Destination: Hashable & Sendable>: Sendable {
+    var side: CallSide
+    var invite: SIPRequest
+    var transaction: TransactionID
+    var replyTo: Destination
+    var reliable: Bool
+    /// Tandem's To tag on this leg, fixed for every response.
+    var localTag: String
+    var endpoint: LocalEndpoint
+    var dialog: Dialog?
+}
+
+struct OutgoingLeg<Destination: Hashable & Sendable>: Sendable {
+    var side: CallSide
+    var invite: SIPRequest
+    var transaction: TransactionID
+    var destination: Destination
+    var reliable: Bool
+    var endpoint: LocalEndpoint
+    var dialog: Dialog?
+    var provisionalSeen = false
+    var authenticated = false
+}
+
+struct B2BCall<Destination: Hashable & Sendable>: Sendable {
+    enum State: Sendable, Equatable {
+        /// B's INVITE is out; no final response yet.
+        case proceeding
+        /// A's CANCEL arrived; B is being cancelled.
+        case cancelling
+        case confirmed
+        case ended
+    }
+
+    var id: String
+    /// The trunk on either leg, for its call limit and credentials.
+    var trunk: String?
+    var a: IncomingLeg<Destination>
+    var b: OutgoingLeg<Destination>
+    var state: State = .proceeding
+    /// The answer sent to A (from a 183 or the 200), reused if B repeats its SDP.
+    var answerForA: [UInt8]?
+    /// A CANCEL waits for B's first provisional response (§9.1).
+    var cancelPending = false
+}

@@ -1,0 +1,428 @@
+// The B2BUA call flows (RFC 3261 §13-§15 on each leg): a browser's INVITE is authenticated and
+// routed by the dial plan to a trunk; a trunk's INVITE (from an allowed source only, 403
+// otherwise: never an open relay) goes to the registered browser over the WebSocket it
+// registered on. Provisional responses are relayed (with SDP through the session manager), 2xx
+// is acknowledged on the outgoing leg and answered on the incoming one, failures are mapped back,
+// CANCEL is forwarded once the outgoing leg has a provisional response (§9.1), and BYE from
+// either side ends both legs.
+
+import NIOCore
+import SIP
+import TandemConfig
+
+extension SignalingCore {
+    /// Calls in progress or established.
+    public var activeCalls: Int { calls.count }
+
+    // MARK: New calls
+
+    mutating func startCall(_ request: SIPRequest, transaction id: TransactionID, source: Destination, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        let tag = Self.newTag()
+        func refuse(_ code: Int, _ reason: String? = nil, warning: String? = nil) -> [SignalingEffect<Destination>] {
+            var response = request.makeResponse(code, reason: reason, toTag: tag)
+            if let warning { response.headers.add("Warning", "399 \(routing?.node ?? "tandem") \(SIPGrammarQuote.quote(warning))") }
+            return respond(to: id, with: response, now: now) + [.note("call refused with \(code): \(warning ?? reason ?? SIPResponse.defaultReason(code))")]
+        }
+        guard let routing, let inbound = current else { return refuse(503, "Service Unavailable (no routing)") }
+        guard admitting else { return refuse(503, "Service Unavailable (draining)") }
+        let reliable = inbound.transport.isStream
+
+        // Who is calling: a browser (over WebSocket, authenticated) or an allowed trunk.
+        let side: CallSide
+        var callerTrunk: Trunk?
+        var webUser: WebUser?
+        if inbound.transport.isWebSocket {
+            side = .web
+            switch registrar.authenticate(request, source: inbound.sourceHost, toTag: tag, now: now) {
+            case .user(let user): webUser = user
+            case .refused(let answer):
+                if answer.delay > .zero {
+                    delayed.append((now + answer.delay.timeAmount, id, answer.response))
+                    return []
+                }
+                return respond(to: id, with: answer.response, now: now)
+            }
+            guard let from = try? request.headers.from(), from.uri.user == webUser?.username else {
+                return refuse(403, "Forbidden (From does not match the authenticated user)")
+            }
+        } else if let trunk = routing.trunk(forSource: inbound.sourceHost) {
+            side = .trunk
+            callerTrunk = trunk
+        } else {
+            return refuse(403, "Forbidden (source not allowed)")
+        }
+
+        // Where the call goes.
+        let number = request.uri.user ?? ""
+        let calleeSide: CallSide = side == .web ? .trunk : .web
+        var destination: Destination
+        var requestURI: SIPURI
+        var toURI: SIPURI
+        var endpoint: LocalEndpoint
+        var bReliable: Bool
+        var trunkName: String?
+        if side == .web {
+            guard let route = routing.route(number) else { return refuse(404, "Not Found (no route)") }
+            let trunk = route.trunk
+            guard let resolved = routing.trunkDestination(trunk), let local = routing.endpoints[trunk.transport] else {
+                return refuse(503, "Service Unavailable (trunk unreachable)")
+            }
+            destination = resolved
+            endpoint = local
+            bReliable = trunk.transport.isStream
+            requestURI = SIPURI(user: route.number, host: trunk.address, port: trunk.port)
+            if trunk.transport != .udp { requestURI.parameters.set("transport", trunk.transport.rawValue) }
+            toURI = SIPURI(user: route.number, host: trunk.address)
+            trunkName = trunk.name
+        } else {
+            guard registrar.hasUser(number) else { return refuse(404, "Not Found (no such user)") }
+            guard let binding = registrar.contacts(of: number, now: now).last, let connection = binding.connectionID,
+                let contact = try? SIPURI(parsing: binding.contact)
+            else { return refuse(480, "Temporarily Unavailable (not registered)") }
+            let transport: SIPTransportKind = contact.transport == "wss" || contact.scheme == "sips" ? .wss : .ws
+            guard let local = routing.endpoints[transport] ?? routing.endpoints[transport == .wss ? .ws : .wss] else {
+                return refuse(503, "Service Unavailable (no WebSocket listener)")
+            }
+            destination = routing.connectionDestination(connection)
+            endpoint = local
+            bReliable = true
+            requestURI = contact
+            toURI = SIPURI(user: number, host: local.host)
+        }
+
+        if let trunk = callerTrunk ?? routing.trunks.first(where: { $0.name == trunkName }), trunk.maxCalls > 0,
+            calls.values.filter({ $0.trunk == trunk.name }).count >= trunk.maxCalls {
+            return refuse(503, "Service Unavailable (trunk call limit)")
+        }
+
+        // The offer, through the session manager.
+        guard !request.body.isEmpty, (request.headers["Content-Type"] ?? "").lowercased().hasPrefix("application/sdp") else {
+            return refuse(488, warning: "an INVITE without an SDP offer is not supported")
+        }
+        let callID = Self.newTag() + "@" + routing.node
+        let offer: [UInt8]
+        switch sessions.offer(request.body, call: callID, from: side) {
+        case .sdp(let sdp): offer = sdp
+        case .rejected(let warning): return refuse(488, warning: warning)
+        }
+
+        // The outgoing INVITE (§8.1.1).
+        let from = try? request.headers.from()
+        let callerUser = from?.uri.user ?? "anonymous"
+        var fromAddress = SIPNameAddress(displayName: from?.displayName ?? webUser?.displayName, uri: SIPURI(user: callerUser, host: endpoint.host))
+        fromAddress.tag = Self.newTag()
+        var headers = SIPHeaders()
+        headers.add("Via", endpoint.via().description)
+        headers.add("Max-Forwards", String(max(0, ((try? request.headers.maxForwards()) ?? 70).map { $0 - 1 } ?? 69)))
+        headers.add("From", fromAddress.description)
+        headers.add("To", SIPNameAddress(uri: toURI).description)
+        headers.add("Call-ID", callID)
+        headers.add("CSeq", "1 INVITE")
+        headers.add("Contact", endpoint.contact())
+        headers.add("Allow", Self.allowed.map(\.rawValue).joined(separator: ", "))
+        headers.add("Content-Type", "application/sdp")
+        let invite = SIPRequest(method: .invite, uri: requestURI, headers: headers, body: offer)
+        guard let (bTransaction, events) = try? transactions.send(invite, to: destination, reliable: bReliable, now: now) else {
+            sessions.release(call: callID)
+            return refuse(500)
+        }
+        let aEndpoint = routing.endpoints[inbound.transport] ?? endpoint
+        let call = B2BCall(
+            id: callID, trunk: trunkName ?? callerTrunk?.name,
+            a: IncomingLeg(side: side, invite: request, transaction: id, replyTo: source, reliable: reliable, localTag: tag, endpoint: aEndpoint, dialog: nil),
+            b: OutgoingLeg(side: calleeSide, invite: invite, transaction: bTransaction, destination: destination, reliable: bReliable,
+                           endpoint: endpoint, dialog: nil))
+        calls[callID] = call
+        callByServerTransaction[id] = callID
+        callByClientTransaction[bTransaction] = callID
+        return handle(events, now: now) + [.note("call \(callID): \(side) \(callerUser) -> \(calleeSide) \(requestURI)")]
+    }
+
+    // MARK: Responses on the outgoing leg
+
+    mutating func callResponse(_ response: SIPResponse, transaction id: TransactionID, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        guard let callID = callByClientTransaction[id], var call = calls[callID] else {
+            return []
+        }
+        guard id == call.b.transaction else { return [] }  // responses to our CANCEL or BYE need nothing
+        var effects: [SignalingEffect<Destination>] = []
+        switch response.statusCode {
+        case 100:
+            return []
+        case 101..<200:
+            call.b.provisionalSeen = true
+            if call.b.dialog == nil, (try? response.headers.to().tag) != nil, let dialog = try? Dialog(uac: call.b.invite, response: response) {
+                call.b.dialog = dialog
+                callByDialog[dialog.id] = callID
+            }
+            if call.cancelPending {
+                call.cancelPending = false
+                calls[callID] = call
+                return sendCancel(call, now: now)
+            }
+            guard call.state == .proceeding else {
+                calls[callID] = call
+                return []
+            }
+            var relayed = call.a.invite.makeResponse(response.statusCode, reason: response.reason, toTag: call.a.localTag)
+            relayed.headers.add("Contact", call.a.endpoint.contact())
+            if !response.body.isEmpty && call.answerForA == nil {
+                switch sessions.answer(response.body, call: callID, from: call.b.side) {
+                case .sdp(let sdp):
+                    call.answerForA = sdp
+                    relayed.headers.add("Content-Type", "application/sdp")
+                    relayed.body = sdp
+                case .rejected:
+                    break  // early media is optional; the 200 carries the answer
+                }
+            }
+            if call.a.dialog == nil, let dialog = try? Dialog(uas: call.a.invite, response: relayed) {
+                call.a.dialog = dialog
+                callByDialog[dialog.id] = callID
+            }
+            calls[callID] = call
+            return respond(to: call.a.transaction, with: relayed, now: now)
+        case 200..<300:
+            // Acknowledge B's 2xx (§13.2.2.4); a retransmitted 2xx gets the same ACK again.
+            if call.b.dialog == nil || call.b.dialog?.state == .early {
+                guard var dialog = call.b.dialog ?? (try? Dialog(uac: call.b.invite, response: response)) else { return [] }
+                dialog.confirm(with: response)
+                call.b.dialog = dialog
+                callByDialog[dialog.id] = callID
+            }
+            effects += sendACK(for: call, now: now)
+            if call.state == .confirmed {
+                calls[callID] = call
+                return effects
+            }
+            if call.state == .cancelling || call.state == .ended {
+                // Answered while being cancelled: the callee's leg ends with a BYE.
+                calls[callID] = call
+                return effects + sendBYE(on: .outgoing, call: callID, now: now) + endCall(callID)
+            }
+            var answer = call.answerForA
+            if !response.body.isEmpty, answer == nil {
+                switch sessions.answer(response.body, call: callID, from: call.b.side) {
+                case .sdp(let sdp): answer = sdp
+                case .rejected(let warning):
+                    calls[callID] = call
+                    var failure = call.a.invite.makeResponse(488, toTag: call.a.localTag)
+                    failure.headers.add("Warning", "399 \(routing?.node ?? "tandem") \(SIPGrammarQuote.quote(warning))")
+                    return effects + sendBYE(on: .outgoing, call: callID, now: now) + respond(to: call.a.transaction, with: failure, now: now) + endCall(callID)
+                }
+            }
+            call.answerForA = answer
+            var ok = call.a.invite.makeResponse(200, toTag: call.a.localTag)
+            ok.headers.add("Contact", call.a.endpoint.contact())
+            ok.headers.add("Allow", Self.allowed.map(\.rawValue).joined(separator: ", "))
+            if let answer {
+                ok.headers.add("Content-Type", "application/sdp")
+                ok.body = answer
+            }
+            if var dialog = call.a.dialog ?? (try? Dialog(uas: call.a.invite, response: ok)) {
+                dialog.state = .confirmed
+                call.a.dialog = dialog
+                callByDialog[dialog.id] = callID
+            }
+            call.state = .confirmed
+            calls[callID] = call
+            return effects + respond(to: call.a.transaction, with: ok, now: now) + [.note("call \(callID) answered")]
+        default:
+            // 401/407 from a trunk with credentials: answer the challenge once (§22.2).
+            if (response.statusCode == 401 || response.statusCode == 407), !call.b.authenticated, call.state == .proceeding,
+                call.b.side == .trunk, let trunk = routing?.trunks.first(where: { $0.name == call.trunk }), let credentials = trunk.credentials {
+                var client = DigestClient(username: credentials.username, password: credentials.password, realm: credentials.realm)
+                let challenges = response.headers.values(response.statusCode == 401 ? "WWW-Authenticate" : "Proxy-Authenticate")
+                if let answer = client.answer(headerValues: challenges, method: "INVITE", uri: call.b.invite.uri.description) {
+                    var invite = call.b.invite
+                    invite.headers.set("Via", call.b.endpoint.via().description)
+                    invite.headers.set("CSeq", "2 INVITE")
+                    invite.headers.add(response.statusCode == 401 ? "Authorization" : "Proxy-Authorization", answer.headerValue)
+                    if let (transaction, events) = try? transactions.send(invite, to: call.b.destination, reliable: call.b.reliable, now: now) {
+                        callByClientTransaction[transaction] = callID
+                        call.b.invite = invite
+                        call.b.transaction = transaction
+                        call.b.authenticated = true
+                        calls[callID] = call
+                        return handle(events, now: now)
+                    }
+                }
+            }
+            if call.state == .proceeding {
+                let code = Self.mapFailure(response.statusCode)
+                let relayed = call.a.invite.makeResponse(code, reason: code == response.statusCode ? response.reason : nil, toTag: call.a.localTag)
+                effects += respond(to: call.a.transaction, with: relayed, now: now)
+            }
+            return effects + endCall(callID) + [.note("call \(callID) failed with \(response.statusCode)")]
+        }
+    }
+
+    /// How a failure on the outgoing leg is told to the caller: redirections are not followed
+    /// (480), authentication the gateway could not satisfy is its own failure (502), the rest
+    /// (busy, decline, not found, timeouts, server errors) passes through.
+    static func mapFailure(_ code: Int) -> Int {
+        switch code {
+        case 300..<400: return 480
+        case 401, 407: return 502
+        default: return code
+        }
+    }
+
+    // MARK: Requests inside a dialog
+
+    mutating func inDialog(_ request: SIPRequest, transaction id: TransactionID, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        guard let dialogID = DialogID(incoming: request), let callID = callByDialog[dialogID], var call = calls[callID] else {
+            return respond(to: id, with: request.makeResponse(481), now: now)
+        }
+        let leg: LegRole = call.a.dialog?.id == dialogID ? .incoming : .outgoing
+        var accepted = true
+        if leg == .incoming { accepted = call.a.dialog?.receive(request) ?? false } else { accepted = call.b.dialog?.receive(request) ?? false }
+        calls[callID] = call
+        guard accepted else { return respond(to: id, with: request.makeResponse(500, reason: "Server Internal Error (CSeq out of order)"), now: now) }
+        switch request.method {
+        case .bye:
+            let other: LegRole = leg == .incoming ? .outgoing : .incoming
+            return respond(to: id, with: request.makeResponse(200), now: now) + sendBYE(on: other, call: callID, now: now)
+                + endCall(callID) + [.note("call \(callID) ended by the \(leg == .incoming ? call.a.side : call.b.side) side")]
+        default:
+            // Re-INVITE, UPDATE and INFO relaying is not built yet.
+            var response = request.makeResponse(501)
+            response.headers.add("Allow", Self.allowed.map(\.rawValue).joined(separator: ", "))
+            return respond(to: id, with: response, now: now)
+        }
+    }
+
+    /// An ACK outside a transaction: the ACK for Tandem's 2xx on the incoming leg.
+    mutating func acknowledge(_ request: SIPRequest) {
+        guard let dialogID = DialogID(incoming: request), let callID = callByDialog[dialogID], let call = calls[callID] else { return }
+        transactions.acknowledge2xx(call.a.transaction)
+    }
+
+    mutating func strayResponse(_ response: SIPResponse, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        // A 2xx for an INVITE whose transaction has ended: ACK it again (§13.2.2.4).
+        guard response.isSuccess, let cseq = try? response.headers.cseq(), cseq.method == .invite,
+            let dialogID = DialogID(response: response), let callID = callByDialog[dialogID], let call = calls[callID]
+        else { return [] }
+        return sendACK(for: call, now: now)
+    }
+
+    // MARK: Cancel, timeouts, teardown
+
+    mutating func cancelCall(invite: TransactionID, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        guard let callID = callByServerTransaction[invite], var call = calls[callID], call.state == .proceeding else { return [] }
+        call.state = .cancelling
+        let terminated = call.a.invite.makeResponse(487, toTag: call.a.localTag)
+        var effects = respond(to: call.a.transaction, with: terminated, now: now)
+        if call.b.provisionalSeen {
+            calls[callID] = call
+            effects += sendCancel(call, now: now)
+        } else {
+            call.cancelPending = true
+            calls[callID] = call
+        }
+        return effects + [.note("call \(callID) cancelled by the caller")]
+    }
+
+    /// CANCEL for the outgoing INVITE (§9.1): same Request-URI, Call-ID, From, To, CSeq number and
+    /// top Via as the INVITE.
+    mutating func sendCancel(_ call: B2BCall<Destination>, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        var headers = SIPHeaders()
+        for name in ["Via", "Max-Forwards", "From", "To", "Call-ID"] {
+            if let value = call.b.invite.headers[name] { headers.add(name, value) }
+        }
+        let number = (try? call.b.invite.headers.cseq().number) ?? 1
+        headers.add("CSeq", SIPCSeq(number: number, method: .cancel).description)
+        for route in call.b.invite.headers.values("Route") { headers.add("Route", route) }
+        let cancel = SIPRequest(method: .cancel, uri: call.b.invite.uri, headers: headers)
+        guard let (transaction, events) = try? transactions.send(cancel, to: call.b.destination, reliable: call.b.reliable, now: now) else { return [] }
+        callByClientTransaction[transaction] = call.id
+        return handle(events, now: now)
+    }
+
+    mutating func callTimedOut(_ id: TransactionID, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        guard let callID = callByClientTransaction[id], let call = calls[callID], id == call.b.transaction else { return [] }
+        var effects: [SignalingEffect<Destination>] = []
+        if call.state == .proceeding {
+            effects += respond(to: call.a.transaction, with: call.a.invite.makeResponse(408, toTag: call.a.localTag), now: now)
+        }
+        return effects + endCall(callID) + [.note("call \(callID): no answer from the callee side (timeout)")]
+    }
+
+    mutating func callNotAcknowledged(_ id: TransactionID, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        guard let callID = callByServerTransaction[id], calls[callID]?.state == .confirmed else { return [] }
+        return sendBYE(on: .incoming, call: callID, now: now) + sendBYE(on: .outgoing, call: callID, now: now) + endCall(callID)
+            + [.note("call \(callID): the caller never acknowledged the answer; ended")]
+    }
+
+    /// Ends every call (drain deadline, shutdown): BYE on confirmed legs, 503 on unanswered ones.
+    public mutating func endAllCalls(now: NIODeadline) -> [SignalingEffect<Destination>] {
+        var effects: [SignalingEffect<Destination>] = []
+        for (callID, call) in calls {
+            switch call.state {
+            case .confirmed:
+                effects += sendBYE(on: .incoming, call: callID, now: now) + sendBYE(on: .outgoing, call: callID, now: now)
+            case .proceeding:
+                effects += respond(to: call.a.transaction, with: call.a.invite.makeResponse(503, toTag: call.a.localTag), now: now)
+                if call.b.provisionalSeen { effects += sendCancel(call, now: now) }
+            case .cancelling, .ended:
+                break
+            }
+            effects += endCall(callID)
+        }
+        return effects
+    }
+
+    enum LegRole { case incoming, outgoing }
+
+    /// BYE on one leg's dialog (§15.1.1), when it is confirmed.
+    mutating func sendBYE(on leg: LegRole, call callID: String, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        guard var call = calls[callID] else { return [] }
+        let request: SIPRequest
+        let destination: Destination
+        let reliable: Bool
+        switch leg {
+        case .incoming:
+            guard var dialog = call.a.dialog, dialog.state == .confirmed else { return [] }
+            request = dialog.makeRequest(.bye, via: call.a.endpoint.via(), contact: nil)
+            call.a.dialog = dialog
+            destination = call.a.replyTo
+            reliable = call.a.reliable
+        case .outgoing:
+            guard var dialog = call.b.dialog, dialog.state == .confirmed else { return [] }
+            request = dialog.makeRequest(.bye, via: call.b.endpoint.via(), contact: nil)
+            call.b.dialog = dialog
+            destination = call.b.destination
+            reliable = call.b.reliable
+        }
+        calls[callID] = call
+        guard let (transaction, events) = try? transactions.send(request, to: destination, reliable: reliable, now: now) else { return [] }
+        callByClientTransaction[transaction] = callID
+        return handle(events, now: now)
+    }
+
+    /// The ACK for the outgoing leg's 2xx (§13.2.2.4): a new transaction-less request in the
+    /// dialog with the INVITE's CSeq number.
+    mutating func sendACK(for call: B2BCall<Destination>, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        guard var dialog = call.b.dialog else { return [] }
+        let sequence = (try? call.b.invite.headers.cseq().number) ?? 1
+        let ack = dialog.makeRequest(.ack, via: call.b.endpoint.via(), contact: nil, sequence: sequence)
+        return handle(transactions.sendStateless(.request(ack), to: call.b.destination), now: now)
+    }
+
+    /// Forgets a call and frees its media. Transactions still running finish on their own.
+    mutating func endCall(_ callID: String) -> [SignalingEffect<Destination>] {
+        guard let call = calls.removeValue(forKey: callID) else { return [] }
+        callByServerTransaction = callByServerTransaction.filter { $0.value != callID }
+        callByClientTransaction = callByClientTransaction.filter { $0.value != callID }
+        callByDialog = callByDialog.filter { $0.value != callID }
+        sessions.release(call: call.id)
+        return []
+    }
+}
+
+/// Quoting for Warning texts.
+enum SIPGrammarQuote {
+    static func quote(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+}

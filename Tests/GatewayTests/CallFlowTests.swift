@@ -1,0 +1,317 @@
+// B2BUA call flows through the sans-IO core, with scripted peers: a browser on WebSocket
+// connection 9 ("ws-9"), a trunk at "trunk", the media stand-in between them.
+
+import Gateway
+import NIOCore
+import SIP
+import TandemConfig
+import XCTest
+
+final class CallFlowTests: XCTestCase {
+    private var core: SignalingCore<String>!
+    private var media: MediaStandIn!
+    private var now = NIODeadline.uptimeNanoseconds(50_000_000_000)
+    private var trunkCredentials: TrunkCredentials?
+    private let sdp = Array("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\n".utf8)
+
+    override func setUp() {
+        media = MediaStandIn()
+        makeCore()
+    }
+
+    private func makeCore(maxCalls: Int = 0, sessions: (any SessionManager)? = nil) {
+        let trunk = Trunk(
+            name: "pbx", address: "192.0.2.80", port: 5080, transport: .udp,
+            allowedSources: [IPNetwork(cidr: "192.0.2.80/32")!], credentials: trunkCredentials, register: false, registerExpires: 3600,
+            codecProfile: "g711", mediaInterface: "default", dtmf: .rfc4733, optionsInterval: 0, maxCalls: maxCalls,
+            location: SourceLocation(file: "", line: 0, key: ""))
+        let rule = DialPlanRule(name: "national", pattern: "^0(\\d{9})$", trunk: "pbx", rewrite: "+33$1", location: SourceLocation(file: "", line: 0, key: ""))
+        let routing = CallRouting<String>(
+            node: "test-node", trunks: [trunk], dialPlan: [rule],
+            endpoints: [.udp: LocalEndpoint(transport: .udp, host: "192.0.2.10", port: 5060),
+                        .ws: LocalEndpoint(transport: .ws, host: "192.0.2.10", port: 8080)],
+            trunkDestination: { _ in "trunk" }, connectionDestination: { "ws-\($0)" })
+        core = SignalingCore(userAgent: "Tandem-test", web: WebSettings(realm: "tandem"),
+                             users: [WebUser(username: "1001", password: "pw-1001")], routing: routing, sessions: sessions ?? media)
+    }
+
+    // MARK: Peers
+
+    /// Sends a message into the core; returns what it sent, grouped by destination.
+    @discardableResult
+    private func deliver(_ message: SIPMessage, from peer: String) -> [(String, SIPMessage)] {
+        let (host, port, transport, connection): (String, Int, SIPTransportKind, UInt64?) =
+            peer == "trunk" ? ("192.0.2.80", 5080, .udp, nil) : peer == "stranger" ? ("198.51.100.7", 5060, .udp, nil) : ("192.0.2.99", 50000, .ws, 9)
+        let inbound = InboundSIP(bytes: message.serialized(), replyTo: peer == "ws" ? "ws-9" : peer, sourceHost: host, sourcePort: port,
+                                 transport: transport, connection: connection)
+        return sent(core.receive(inbound, now: now))
+    }
+
+    private func sent(_ effects: [SignalingEffect<String>]) -> [(String, SIPMessage)] {
+        effects.compactMap { effect in
+            guard case .send(let bytes, let to) = effect, let message = try? SIPParser.parse(bytes) else { return nil }
+            return (to, message)
+        }
+    }
+
+    private func responses(_ out: [(String, SIPMessage)], to peer: String) -> [SIPResponse] {
+        out.compactMap { if $0.0 == peer, case .response(let r) = $0.1 { return r } else { return nil } }
+    }
+
+    private func requests(_ out: [(String, SIPMessage)], to peer: String) -> [SIPRequest] {
+        out.compactMap { if $0.0 == peer, case .request(let r) = $0.1 { return r } else { return nil } }
+    }
+
+    private func request(_ method: SIPMethod, uri: String, from: String, to: String, callID: String = "web-call-1", cseq: UInt32 = 1,
+                         transport: String = "WS", host: String = "df7jal23ls0d.invalid", body: [UInt8] = [], headers extra: [(String, String)] = []) -> SIPRequest {
+        var headers = SIPHeaders()
+        headers.add("Via", "SIP/2.0/\(transport) \(host);branch=\(TransactionLayer<String>.newBranch())")
+        headers.add("Max-Forwards", "70")
+        headers.add("From", from)
+        headers.add("To", to)
+        headers.add("Call-ID", callID)
+        headers.add("CSeq", "\(cseq) \(method)")
+        headers.add("Contact", "<sip:abc@\(host);transport=\(transport.lowercased())>")
+        for (name, value) in extra { headers.add(name, value) }
+        if !body.isEmpty { headers.add("Content-Type", "application/sdp") }
+        return SIPRequest(method: method, uri: try! SIPURI(parsing: uri), headers: headers, body: body)
+    }
+
+    /// The browser's INVITE to `number`, answered through the digest challenge; returns the
+    /// INVITE the trunk got.
+    private func browserCalls(_ number: String, password: String = "pw-1001") throws -> (invite: SIPRequest, out: [(String, SIPMessage)]) {
+        let first = request(.invite, uri: "sip:\(number)@192.0.2.10", from: "\"Alice\" <sip:1001@tandem>;tag=a1", to: "<sip:\(number)@192.0.2.10>", body: sdp)
+        let challenge = deliver(.request(first), from: "ws")
+        let unauthorized = try XCTUnwrap(responses(challenge, to: "ws-9").last)
+        XCTAssertEqual(unauthorized.statusCode, 401)
+        deliver(.request(ClientInviteTransaction.makeACK(for: first, response: unauthorized)), from: "ws")
+        var client = DigestClient(username: "1001", password: password)
+        let credentials = try XCTUnwrap(client.answer(headerValues: unauthorized.headers.values("WWW-Authenticate"), method: "INVITE", uri: first.uri.description))
+        let second = request(.invite, uri: first.uri.description, from: "\"Alice\" <sip:1001@tandem>;tag=a1", to: "<sip:\(number)@192.0.2.10>",
+                             cseq: 2, body: sdp, headers: [("Authorization", credentials.headerValue)])
+        let out = deliver(.request(second), from: "ws")
+        return (second, out)
+    }
+
+    // MARK: Browser to trunk
+
+    func testBrowserCallRoutedByTheDialPlanAnsweredAndHungUpByTheBrowser() throws {
+        let (invite, out) = try browserCalls("0123456789")
+        XCTAssertEqual(responses(out, to: "ws-9").map(\.statusCode), [100])
+        let toTrunk = try XCTUnwrap(requests(out, to: "trunk").first)
+        XCTAssertEqual(toTrunk.method, .invite)
+        XCTAssertEqual(toTrunk.uri.description, "sip:+33123456789@192.0.2.80:5080", "rewritten by the dial plan")
+        XCTAssertEqual(try toTrunk.headers.from().displayName, "Alice")
+        XCTAssertEqual(try toTrunk.headers.from().uri.user, "1001")
+        XCTAssertEqual(try toTrunk.headers.maxForwards(), 69)
+        XCTAssertNotEqual(try toTrunk.headers.callID(), try invite.headers.callID(), "a B2BUA starts a new dialog")
+        XCTAssertEqual(String(decoding: toTrunk.body, as: UTF8.self), "v=0 relayed-offer-from-web")
+        XCTAssertEqual(try toTrunk.headers.topVia().transport, "UDP")
+
+        // The trunk rings, then answers.
+        let ringing = deliver(.response(toTrunk.makeResponse(180, toTag: "pbx1")), from: "trunk")
+        XCTAssertEqual(responses(ringing, to: "ws-9").map(\.statusCode), [180])
+        var ok = toTrunk.makeResponse(200, toTag: "pbx1")
+        ok.headers.add("Contact", "<sip:pbx@192.0.2.80:5080>")
+        ok.headers.add("Content-Type", "application/sdp")
+        ok.body = sdp
+        let answered = deliver(.response(ok), from: "trunk")
+        let ackToTrunk = try XCTUnwrap(requests(answered, to: "trunk").first)
+        XCTAssertEqual(ackToTrunk.method, .ack)
+        XCTAssertEqual(ackToTrunk.uri.description, "sip:pbx@192.0.2.80:5080", "sent to the trunk's Contact")
+        let okToBrowser = try XCTUnwrap(responses(answered, to: "ws-9").first)
+        XCTAssertEqual(okToBrowser.statusCode, 200)
+        XCTAssertEqual(String(decoding: okToBrowser.body, as: UTF8.self), "v=0 relayed-answer-from-trunk")
+        XCTAssertEqual(core.activeCalls, 1)
+
+        // The browser acknowledges and later hangs up.
+        let browserTag = try XCTUnwrap(okToBrowser.headers.to().tag)
+        let to = "<sip:0123456789@192.0.2.10>;tag=\(browserTag)"
+        deliver(.request(request(.ack, uri: "sip:tandem@192.0.2.10", from: "<sip:1001@tandem>;tag=a1", to: to, cseq: 2)), from: "ws")
+        let bye = deliver(.request(request(.bye, uri: "sip:tandem@192.0.2.10", from: "<sip:1001@tandem>;tag=a1", to: to, cseq: 3)), from: "ws")
+        XCTAssertEqual(responses(bye, to: "ws-9").map(\.statusCode), [200])
+        let byeToTrunk = try XCTUnwrap(requests(bye, to: "trunk").first)
+        XCTAssertEqual(byeToTrunk.method, .bye)
+        XCTAssertEqual(try byeToTrunk.headers.callID(), try toTrunk.headers.callID())
+        XCTAssertEqual(try byeToTrunk.headers.to().tag, "pbx1")
+        XCTAssertEqual(core.activeCalls, 0)
+        XCTAssertEqual(media.events, ["offer from web", "answer from trunk", "release"])
+    }
+
+    func testTrunkHangsUp() throws {
+        let (_, out) = try browserCalls("0123456789")
+        let toTrunk = try XCTUnwrap(requests(out, to: "trunk").first)
+        var ok = toTrunk.makeResponse(200, toTag: "pbx1")
+        ok.headers.add("Contact", "<sip:pbx@192.0.2.80:5080>")
+        ok.headers.add("Content-Type", "application/sdp")
+        ok.body = sdp
+        let answered = deliver(.response(ok), from: "trunk")
+        let okToBrowser = try XCTUnwrap(responses(answered, to: "ws-9").first)
+        // BYE from the trunk, in its dialog (From is the trunk's side: tag pbx1).
+        var headers = SIPHeaders()
+        headers.add("Via", "SIP/2.0/UDP 192.0.2.80:5080;branch=\(TransactionLayer<String>.newBranch())")
+        headers.add("Max-Forwards", "70")
+        headers.add("From", "<sip:+33123456789@192.0.2.80>;tag=pbx1")
+        headers.add("To", toTrunk.headers["From"]!)
+        headers.add("Call-ID", toTrunk.headers["Call-ID"]!)
+        headers.add("CSeq", "10 BYE")
+        let bye = deliver(.request(SIPRequest(method: .bye, uri: try SIPURI(parsing: "sip:tandem@192.0.2.10"), headers: headers)), from: "trunk")
+        XCTAssertEqual(responses(bye, to: "trunk").map(\.statusCode), [200])
+        let byeToBrowser = try XCTUnwrap(requests(bye, to: "ws-9").first)
+        XCTAssertEqual(byeToBrowser.method, .bye)
+        XCTAssertEqual(byeToBrowser.uri.host, "df7jal23ls0d.invalid", "to the browser's Contact")
+        XCTAssertEqual(try byeToBrowser.headers.from().tag, try okToBrowser.headers.to().tag)
+        XCTAssertEqual(core.activeCalls, 0)
+    }
+
+    func testBusyFromTheTrunkReachesTheBrowser() throws {
+        let (_, out) = try browserCalls("0123456789")
+        let toTrunk = try XCTUnwrap(requests(out, to: "trunk").first)
+        let busy = deliver(.response(toTrunk.makeResponse(486, toTag: "pbx2")), from: "trunk")
+        XCTAssertEqual(requests(busy, to: "trunk").map(\.method), [.ack], "the transaction acknowledges the 486")
+        XCTAssertEqual(responses(busy, to: "ws-9").map(\.statusCode), [486])
+        XCTAssertEqual(core.activeCalls, 0)
+        XCTAssertEqual(media.events.last, "release")
+    }
+
+    func testCancelWhileRinging() throws {
+        let (invite, out) = try browserCalls("0123456789")
+        let toTrunk = try XCTUnwrap(requests(out, to: "trunk").first)
+        deliver(.response(toTrunk.makeResponse(180, toTag: "pbx3")), from: "trunk")
+        var cancel = invite
+        cancel.method = .cancel
+        cancel.body = []
+        cancel.headers.set("CSeq", "2 CANCEL")
+        cancel.headers.remove("Content-Type")
+        cancel.headers.remove("Authorization")
+        let cancelled = deliver(.request(cancel), from: "ws")
+        XCTAssertEqual(responses(cancelled, to: "ws-9").map(\.statusCode).sorted(), [200, 487])
+        let cancelToTrunk = try XCTUnwrap(requests(cancelled, to: "trunk").first)
+        XCTAssertEqual(cancelToTrunk.method, .cancel)
+        XCTAssertEqual(try cancelToTrunk.headers.topVia().branch, try toTrunk.headers.topVia().branch, "CANCEL matches the INVITE's branch")
+        XCTAssertEqual(try cancelToTrunk.headers.cseq(), SIPCSeq(number: 1, method: .cancel))
+        // The trunk confirms and terminates its INVITE; nothing more reaches the browser.
+        let done = deliver(.response(toTrunk.makeResponse(487, toTag: "pbx3")), from: "trunk")
+        XCTAssertEqual(responses(done, to: "ws-9"), [])
+        XCTAssertEqual(core.activeCalls, 0)
+    }
+
+    func testCancelBeforeAnyProvisionalWaitsForOne() throws {
+        let (invite, out) = try browserCalls("0123456789")
+        let toTrunk = try XCTUnwrap(requests(out, to: "trunk").first)
+        var cancel = invite
+        cancel.method = .cancel
+        cancel.body = []
+        cancel.headers.set("CSeq", "2 CANCEL")
+        let early = deliver(.request(cancel), from: "ws")
+        XCTAssertEqual(requests(early, to: "trunk"), [], "§9.1: no CANCEL before a provisional response")
+        let later = deliver(.response(toTrunk.makeResponse(180, toTag: "pbx4")), from: "trunk")
+        XCTAssertEqual(requests(later, to: "trunk").map(\.method), [.cancel])
+    }
+
+    func testBrowserMustAuthenticateAndFromMustMatch() throws {
+        let wrong = try browserCalls("0123456789", password: "wrong").out
+        XCTAssertEqual(responses(wrong, to: "ws-9").last?.statusCode, 403)
+        XCTAssertEqual(requests(wrong, to: "trunk"), [])
+        let invite = request(.invite, uri: "sip:0123456789@192.0.2.10", from: "<sip:1001@tandem>;tag=a1", to: "<sip:0123456789@192.0.2.10>", body: sdp)
+        XCTAssertEqual(responses(deliver(.request(invite), from: "ws"), to: "ws-9").last?.statusCode, 401)
+    }
+
+    func testNoRouteNoOfferAndMediaRefusal() throws {
+        XCTAssertEqual(responses(try browserCalls("999").out, to: "ws-9").last?.statusCode, 404)
+        core = SignalingCore(userAgent: "t", web: WebSettings(realm: "tandem"), users: [WebUser(username: "1001", password: "pw-1001")],
+                             routing: CallRouting<String>(node: "n", trunks: [], dialPlan: [], endpoints: [:], trunkDestination: { _ in nil },
+                                                          connectionDestination: { "ws-\($0)" }))
+        XCTAssertEqual(responses(try browserCalls("0123456789").out, to: "ws-9").last?.statusCode, 404)
+    }
+
+    func testWithoutMediaLegsTheCallIsRefusedWith488AndAWarning() throws {
+        makeCore(sessions: NoMediaSessionManager())
+        let refused = try XCTUnwrap(responses(try browserCalls("0123456789").out, to: "ws-9").last)
+        XCTAssertEqual(refused.statusCode, 488)
+        XCTAssertEqual(refused.headers["Warning"], "399 test-node \"media legs are not available on this node yet\"")
+    }
+
+    // MARK: Trunk to browser
+
+    /// Registers 1001 from WebSocket connection 9.
+    private func registerBrowser() throws {
+        let register = request(.register, uri: "sip:192.0.2.10", from: "<sip:1001@tandem>;tag=r1", to: "<sip:1001@tandem>", callID: "reg")
+        let challenge = try XCTUnwrap(responses(deliver(.request(register), from: "ws"), to: "ws-9").first)
+        var client = DigestClient(username: "1001", password: "pw-1001")
+        let credentials = try XCTUnwrap(client.answer(headerValues: challenge.headers.values("WWW-Authenticate"), method: "REGISTER", uri: "sip:192.0.2.10"))
+        let second = request(.register, uri: "sip:192.0.2.10", from: "<sip:1001@tandem>;tag=r1", to: "<sip:1001@tandem>", callID: "reg", cseq: 2,
+                             headers: [("Authorization", credentials.headerValue), ("Expires", "600")])
+        XCTAssertEqual(responses(deliver(.request(second), from: "ws"), to: "ws-9").map(\.statusCode), [200])
+    }
+
+    private func trunkInvite(to user: String) -> SIPRequest {
+        request(.invite, uri: "sip:\(user)@192.0.2.10:5060", from: "<sip:+33987654321@192.0.2.80>;tag=t1", to: "<sip:\(user)@192.0.2.10>",
+                callID: "trunk-call-1", transport: "UDP", host: "192.0.2.80:5080", body: sdp)
+    }
+
+    func testTrunkCallReachesTheRegisteredBrowserOverItsWebSocket() throws {
+        try registerBrowser()
+        let out = deliver(.request(trunkInvite(to: "1001")), from: "trunk")
+        XCTAssertEqual(responses(out, to: "trunk").map(\.statusCode), [100])
+        let toBrowser = try XCTUnwrap(requests(out, to: "ws-9").first)
+        XCTAssertEqual(toBrowser.uri.description, "sip:abc@df7jal23ls0d.invalid;transport=ws", "the registered Contact")
+        XCTAssertEqual(try toBrowser.headers.topVia().transport, "WS")
+        XCTAssertEqual(try toBrowser.headers.from().uri.user, "+33987654321")
+        XCTAssertEqual(String(decoding: toBrowser.body, as: UTF8.self), "v=0 relayed-offer-from-trunk")
+        var ok = toBrowser.makeResponse(200, toTag: "b1")
+        ok.headers.add("Contact", "<sip:abc@df7jal23ls0d.invalid;transport=ws>")
+        ok.headers.add("Content-Type", "application/sdp")
+        ok.body = sdp
+        let answered = deliver(.response(ok), from: "ws")
+        XCTAssertEqual(requests(answered, to: "ws-9").map(\.method), [.ack])
+        let okToTrunk = try XCTUnwrap(responses(answered, to: "trunk").first)
+        XCTAssertEqual(okToTrunk.statusCode, 200)
+        XCTAssertEqual(String(decoding: okToTrunk.body, as: UTF8.self), "v=0 relayed-answer-from-web")
+    }
+
+    func testTrunkCallsToUnknownOrUnregisteredUsers() throws {
+        XCTAssertEqual(responses(deliver(.request(trunkInvite(to: "7777")), from: "trunk"), to: "trunk").last?.statusCode, 404)
+        XCTAssertEqual(responses(deliver(.request(trunkInvite(to: "1001")), from: "trunk"), to: "trunk").last?.statusCode, 480)
+    }
+
+    func testInviteFromAnUnknownSourceIsForbidden() throws {
+        let out = deliver(.request(trunkInvite(to: "1001")), from: "stranger")
+        XCTAssertEqual(responses(out, to: "stranger").last?.statusCode, 403)
+        XCTAssertEqual(responses(out, to: "stranger").last?.reason, "Forbidden (source not allowed)")
+        XCTAssertEqual(core.activeCalls, 0)
+    }
+
+    func testTrunkChallengeIsAnsweredWithTheTrunkCredentials() throws {
+        trunkCredentials = TrunkCredentials(username: "tandem", password: "trunk-secret", realm: nil)
+        makeCore()
+        let (_, out) = try browserCalls("0123456789")
+        let first = try XCTUnwrap(requests(out, to: "trunk").first)
+        var challenge = first.makeResponse(407, toTag: "px")
+        for value in DigestServer(realm: "pbx.example").challenges(now: now) { challenge.headers.add("Proxy-Authenticate", value.headerValue) }
+        let retried = deliver(.response(challenge), from: "trunk")
+        let invites = requests(retried, to: "trunk").filter { $0.method == .invite }
+        let second = try XCTUnwrap(invites.first)
+        XCTAssertEqual(try second.headers.cseq().number, 2)
+        XCTAssertEqual(try second.headers.callID(), try first.headers.callID())
+        let credentials = try DigestCredentials(parsing: try XCTUnwrap(second.headers["Proxy-Authorization"]))
+        XCTAssertEqual(credentials.username, "tandem")
+        XCTAssertEqual(responses(retried, to: "ws-9"), [], "the browser sees nothing of it")
+    }
+
+    func testDrainRefusesNewCallsAndEndsTheRest() throws {
+        let (_, out) = try browserCalls("0123456789")
+        let toTrunk = try XCTUnwrap(requests(out, to: "trunk").first)
+        var ok = toTrunk.makeResponse(200, toTag: "pbx1")
+        ok.headers.add("Contact", "<sip:pbx@192.0.2.80:5080>")
+        ok.headers.add("Content-Type", "application/sdp")
+        ok.body = sdp
+        deliver(.response(ok), from: "trunk")
+        core.admitting = false
+        XCTAssertEqual(responses(deliver(.request(trunkInvite(to: "1001")), from: "trunk"), to: "trunk").last?.statusCode, 503)
+        let ended = sent(core.endAllCalls(now: now))
+        XCTAssertEqual(requests(ended, to: "trunk").map(\.method), [.bye])
+        XCTAssertEqual(requests(ended, to: "ws-9").map(\.method), [.bye])
+        XCTAssertEqual(core.activeCalls, 0)
+    }
+}
