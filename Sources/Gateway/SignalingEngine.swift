@@ -8,20 +8,82 @@ import SIP
 import SIPTransport
 import TandemConfig
 
+/// What a drain did.
+public struct DrainOutcome: Sendable, Equatable {
+    /// Calls that ended by themselves during the drain.
+    public var endedNaturally: Int
+    /// Calls still up at the deadline, ended by the gateway.
+    public var endedByDeadline: Int
+
+    public init(endedNaturally: Int, endedByDeadline: Int) {
+        self.endedNaturally = endedNaturally
+        self.endedByDeadline = endedByDeadline
+    }
+}
+
 public actor SignalingEngine {
     private var core: SignalingCore<SIPDestination>
     private let transport: SIPTransportLayer
     private let logger: Logger
 
-    public init(transport: SIPTransportLayer, configuration: TandemConfiguration, logger: Logger, timers: SIPTimerValues = .standard) {
+    public init(transport: SIPTransportLayer, configuration: TandemConfiguration, logger: Logger,
+                sessions: any SessionManager = NoMediaSessionManager(), timers: SIPTimerValues = .standard) {
         self.transport = transport
         self.logger = logger
-        core = SignalingCore(userAgent: configuration.sip.userAgent, web: configuration.web, users: configuration.users, timers: timers)
+        core = SignalingCore(
+            userAgent: configuration.sip.userAgent, web: configuration.web, users: configuration.users,
+            routing: SignalingEngine.routing(configuration, bound: transport.bound, logger: logger), sessions: sessions, timers: timers)
     }
 
-    /// Applies a reloaded configuration (users, realm, user agent).
+    /// Applies a reloaded configuration (users, realm, user agent, trunks, dial plan).
     public func reconfigure(_ configuration: TandemConfiguration) {
-        core.reconfigure(userAgent: configuration.sip.userAgent, web: configuration.web, users: configuration.users)
+        core.reconfigure(userAgent: configuration.sip.userAgent, web: configuration.web, users: configuration.users,
+                         routing: SignalingEngine.routing(configuration, bound: transport.bound, logger: logger))
+    }
+
+    /// Calls in progress or established.
+    public var activeCalls: Int { core.activeCalls }
+
+    /// Stops admitting calls (503), waits up to `timeout` for the calls in progress to end, then
+    /// ends the rest (BYE, or 503 and CANCEL for unanswered ones).
+    public func drain(timeout: Duration) async -> DrainOutcome {
+        core.admitting = false
+        let atStart = core.activeCalls
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while core.activeCalls > 0 && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let remaining = core.activeCalls
+        if remaining > 0 {
+            await perform(core.endAllCalls(now: .now()))
+        }
+        return DrainOutcome(endedNaturally: atStart - remaining, endedByDeadline: remaining)
+    }
+
+    /// How the core names Tandem and reaches trunks and browsers, from the configuration and the
+    /// listeners as bound. Trunk host names are resolved here, once per (re)load.
+    static func routing(_ configuration: TandemConfiguration, bound: [BoundSIPListener], logger: Logger) -> CallRouting<SIPDestination> {
+        var endpoints: [SIPTransportKind: LocalEndpoint] = [:]
+        for listener in bound where endpoints[listener.transport] == nil {
+            let configured = configuration.sip.listeners.first { $0.transport == listener.transport && $0.address == listener.address }
+            var host = configured?.advertisedAddress ?? configuration.advertisedAddress ?? listener.address
+            if host == "0.0.0.0" || host == "::" { host = configuration.media.interfaces.first?.advertisedAddress ?? configuration.media.interfaces.first?.address ?? "127.0.0.1" }
+            endpoints[listener.transport] = LocalEndpoint(transport: listener.transport, host: host, port: listener.port)
+        }
+        var destinations: [String: SIPDestination] = [:]
+        for trunk in configuration.trunks {
+            do {
+                let address = try SocketAddress.makeAddressResolvingHost(trunk.address, port: trunk.port)
+                destinations[trunk.name] = .address(trunk.transport, address, serverName: IPAddressBytes(trunk.address) == nil ? trunk.address : nil)
+            } catch {
+                logger.warning("cannot resolve trunk address", metadata: ["trunk": "\(trunk.name)", "address": "\(trunk.address)", "error": "\(error)"])
+            }
+        }
+        let resolved = destinations
+        return CallRouting(
+            node: configuration.node, trunks: configuration.trunks, dialPlan: configuration.dialPlan, endpoints: endpoints,
+            trunkDestination: { resolved[$0.name] }, connectionDestination: { .connection(ConnectionID(rawValue: $0)) })
     }
 
     /// Contacts registered now.

@@ -37,7 +37,7 @@ actor Daemon: ControlCommandHandler {
     private var lastReload: StatusReport.Reload?
     private var workers: Int
 
-    let registry = CallRegistry()
+    private var state: GatewayState = .running
     let health = HealthState()
     private var sipTransport: SIPTransportLayer?
     private var signaling: SignalingEngine?
@@ -158,7 +158,8 @@ actor Daemon: ControlCommandHandler {
         health.startDraining()
         let timeout = configuration.drainTimeout
         logger.notice("shutting down: draining calls", metadata: ["timeout": "\(timeout.secondsText)"])
-        let outcome = await registry.drain(timeout: timeout, logger: logger)
+        state = .draining
+        let outcome = await signaling?.drain(timeout: timeout) ?? DrainOutcome(endedNaturally: 0, endedByDeadline: 0)
         logger.notice("drain complete", metadata: [
             "ended_naturally": "\(outcome.endedNaturally)", "ended_at_deadline": "\(outcome.endedByDeadline)",
         ])
@@ -179,9 +180,8 @@ actor Daemon: ControlCommandHandler {
     // MARK: Status
 
     func status() async -> StatusReport {
-        let calls = await registry.activeCalls
+        let calls = await signaling?.activeCalls ?? 0
         let registered = await signaling?.registrations ?? 0
-        let state = await registry.state
         let http = healthServer?.localAddress.map {
             StatusReport.Listener(transport: "http", address: configuration.http?.address ?? "", port: $0.port ?? 0)
         }
@@ -245,4 +245,10 @@ struct WatchdogService: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
         }
     }
+}
+
+/// The node's lifecycle, as status reports it.
+enum GatewayState: String, Sendable {
+    case running
+    case draining
 }
