@@ -98,6 +98,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var activeCalls: Int
     public var registrations: Int
     public var trunks: Int
+    /// Each supervised trunk's availability and registration ("up, registered").
+    public var trunkStates: [String: String]?
     public var users: Int
     public var mediaPorts: Int
     public var libraries: [String: String]
@@ -106,7 +108,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         version: String, node: String, pid: Int32, state: String, startedAt: Date, uptimeSeconds: Double,
         configFile: String, configFiles: [String], configGeneration: Int, lastReload: Reload?,
         listeners: [Listener], http: Listener?, controlSocket: String, workers: Int, logLevel: String,
-        activeCalls: Int, registrations: Int, trunks: Int, users: Int, mediaPorts: Int, libraries: [String: String]
+        activeCalls: Int, registrations: Int, trunks: Int, trunkStates: [String: String]? = nil, users: Int, mediaPorts: Int,
+        libraries: [String: String]
     ) {
         self.version = version
         self.node = node
@@ -126,6 +129,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         self.activeCalls = activeCalls
         self.registrations = registrations
         self.trunks = trunks
+        self.trunkStates = trunkStates
         self.users = users
         self.mediaPorts = mediaPorts
         self.libraries = libraries

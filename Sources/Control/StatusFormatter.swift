@@ -28,6 +28,7 @@ public enum StatusFormatter {
         row("Active calls", "\(status.activeCalls)")
         row("Registrations", "\(status.registrations) (\(status.users) users configured)")
         row("Trunks", "\(status.trunks)")
+        for name in (status.trunkStates ?? [:]).keys.sorted() { row("", "\(name): \(status.trunkStates![name]!)") }
         row("Media ports", "\(status.mediaPorts) RTP port pairs")
         let libraries = status.libraries.keys.sorted().map { status.libraries[$0]! }
         row("Libraries", libraries.joined(separator: ", "))

@@ -69,6 +69,12 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     /// False while draining: new calls get 503.
     public var admitting = true
 
+    // Trunk supervision (SignalingCore+Trunks.swift).
+    var trunkMonitors: [String: TrunkMonitor] = [:]
+    var monitorByTransaction: [TransactionID: String] = [:]
+    var pendingMonitorRequests: [TransactionID: SIPRequest] = [:]
+    var monitorsSynced = false
+
     public init(userAgent: String, web: WebSettings, users: [WebUser], routing: CallRouting<Destination>? = nil,
                 sessions: any SessionManager = NoMediaSessionManager(), timers: SIPTimerValues = .standard) {
         self.userAgent = userAgent
@@ -82,7 +88,10 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     public mutating func reconfigure(userAgent: String, web: WebSettings, users: [WebUser], routing: CallRouting<Destination>? = nil) {
         self.userAgent = userAgent
         registrar.reconfigure(web: web, users: users)
-        if let routing { self.routing = routing }
+        if let routing {
+            self.routing = routing
+            monitorsSynced = false
+        }
     }
 
     /// Contacts registered now, over all users.
@@ -94,7 +103,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     public mutating func connectionClosed(_ connection: UInt64) { registrar.connectionClosed(connection) }
 
     public var nextDeadline: NIODeadline? {
-        [transactions.nextDeadline, delayed.map(\.deadline).min()].compactMap { $0 }.min()
+        [transactions.nextDeadline, delayed.map(\.deadline).min(), trunkMonitorDeadline].compactMap { $0 }.min()
     }
 
     public mutating func timeout(now: NIODeadline) -> [SignalingEffect<Destination>] {
@@ -103,6 +112,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
         let due = delayed.filter { $0.deadline <= now }
         delayed.removeAll { $0.deadline <= now }
         for item in due { effects += respond(to: item.transaction, with: item.response, now: now) }
+        effects += trunkMonitorTimeout(now: now)
         return effects + handle(transactions.timeout(now: now), now: now)
     }
 
@@ -205,11 +215,11 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
             case .ack(let request, _):
                 acknowledge(request)
             case .response(let response, let id):
-                effects += callResponse(response, transaction: id, now: now)
+                effects += trunkMonitorResponse(response, transaction: id, now: now) ?? callResponse(response, transaction: id, now: now)
             case .strayResponse(let response, _):
                 effects += strayResponse(response, now: now)
             case .timedOut(let id):
-                effects += callTimedOut(id, now: now)
+                effects += trunkMonitorTimedOut(id, now: now) ?? callTimedOut(id, now: now)
             case .ackNotReceived(let id):
                 effects += callNotAcknowledged(id, now: now)
             case .terminated:

@@ -44,6 +44,9 @@ public actor SignalingEngine {
     /// Calls in progress or established.
     public var activeCalls: Int { core.activeCalls }
 
+    /// Supervised trunks' availability and registration.
+    public var trunkStates: [String: String] { core.trunkStates }
+
     /// Stops admitting calls (503), waits up to `timeout` for the calls in progress to end, then
     /// ends the rest (BYE, or 503 and CANCEL for unanswered ones).
     public func drain(timeout: Duration) async -> DrainOutcome {

@@ -182,6 +182,7 @@ actor Daemon: ControlCommandHandler {
     func status() async -> StatusReport {
         let calls = await signaling?.activeCalls ?? 0
         let registered = await signaling?.registrations ?? 0
+        let trunkStates = await signaling?.trunkStates
         let http = healthServer?.localAddress.map {
             StatusReport.Listener(transport: "http", address: configuration.http?.address ?? "", port: $0.port ?? 0)
         }
@@ -195,7 +196,7 @@ actor Daemon: ControlCommandHandler {
             },
             http: http, controlSocket: configuration.control.socketPath, workers: workers,
             logLevel: threshold.level.rawValue, activeCalls: calls, registrations: registered,
-            trunks: configuration.trunks.count, users: configuration.users.count,
+            trunks: configuration.trunks.count, trunkStates: trunkStates, users: configuration.users.count,
             mediaPorts: configuration.media.interfaces.reduce(0) { $0 + PortPool(portMin: $1.portMin, portMax: $1.portMax).capacity },
             libraries: [
                 "openssl": OpenSSLLibrary.version, "libsrtp2": SRTPLibrary.version, "libopus": OpusLibrary.version,

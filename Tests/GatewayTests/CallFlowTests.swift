@@ -19,11 +19,11 @@ final class CallFlowTests: XCTestCase {
         makeCore()
     }
 
-    private func makeCore(maxCalls: Int = 0, sessions: (any SessionManager)? = nil) {
+    private func makeCore(maxCalls: Int = 0, sessions: (any SessionManager)? = nil, optionsInterval: Int = 0) {
         let trunk = Trunk(
             name: "pbx", address: "192.0.2.80", port: 5080, transport: .udp,
             allowedSources: [IPNetwork(cidr: "192.0.2.80/32")!], credentials: trunkCredentials, register: false, registerExpires: 3600,
-            codecProfile: "g711", mediaInterface: "default", dtmf: .rfc4733, optionsInterval: 0, maxCalls: maxCalls,
+            codecProfile: "g711", mediaInterface: "default", dtmf: .rfc4733, optionsInterval: optionsInterval, maxCalls: maxCalls,
             location: SourceLocation(file: "", line: 0, key: ""))
         let rule = DialPlanRule(name: "national", pattern: "^0(\\d{9})$", trunk: "pbx", rewrite: "+33$1", location: SourceLocation(file: "", line: 0, key: ""))
         let routing = CallRouting<String>(
@@ -297,6 +297,22 @@ final class CallFlowTests: XCTestCase {
         let credentials = try DigestCredentials(parsing: try XCTUnwrap(second.headers["Proxy-Authorization"]))
         XCTAssertEqual(credentials.username, "tandem")
         XCTAssertEqual(responses(retried, to: "ws-9"), [], "the browser sees nothing of it")
+    }
+
+    func testTrunkIsPingedWithOptionsAndMarkedUpThenDown() throws {
+        makeCore(optionsInterval: 30)
+        let first = sent(core.timeout(now: now))
+        let ping = try XCTUnwrap(requests(first, to: "trunk").first)
+        XCTAssertEqual(ping.method, .options)
+        XCTAssertEqual(ping.headers["User-Agent"], "Tandem-test")
+        deliver(.response(ping.makeResponse(200, toTag: "o1")), from: "trunk")
+        XCTAssertEqual(core.trunkStates, ["pbx": "up"])
+        // The trunk stops answering: the next ping times out (Timer F, 32 s) and marks it down.
+        for second in stride(from: 1, through: 70, by: 1) {
+            now = NIODeadline.uptimeNanoseconds(50_000_000_000) + .seconds(Int64(second))
+            _ = core.timeout(now: now)
+        }
+        XCTAssertEqual(core.trunkStates, ["pbx": "down"])
     }
 
     func testDrainRefusesNewCallsAndEndsTheRest() throws {
