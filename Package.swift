@@ -97,19 +97,30 @@ let package = Package(
             dependencies: ["AudioCodecs", "MediaEngine", "TandemConfig"]),
 
         // MARK: Tests.
+        .target(
+            name: "TandemTestSupport",
+            dependencies: [
+                "SIP", nioCore, nioPosix,
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "Tests/Support"),
         .testTarget(name: "TandemConfigTests", dependencies: ["TandemConfig"], exclude: ["Fixtures"]),
         .testTarget(name: "SIPTests", dependencies: ["SIP"], exclude: ["Torture"]),
         .testTarget(
             name: "SIPTransportTests",
             dependencies: [
-                "SIPTransport", nioCore, nioPosix,
+                "SIPTransport", "TandemTestSupport", nioCore, nioPosix,
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["DTLS", "SRTP", "AudioCodecs"]),
         .testTarget(name: "MediaEngineTests", dependencies: ["MediaEngine"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "SIP", "TandemConfig"]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Gateway", "SIP", "SIPTransport", "TandemConfig", "TandemTestSupport", nioPosix, logging],
+            exclude: ["Scenarios"]),
         .testTarget(name: "ControlTests", dependencies: ["Control"]),
         .testTarget(
             name: "DaemonTests",

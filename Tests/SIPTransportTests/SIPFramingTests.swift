@@ -4,6 +4,7 @@
 import NIOCore
 import NIOEmbedded
 @testable import SIPTransport
+import TandemTestSupport
 import XCTest
 
 private func options(body: String = "", contentLength: String? = nil, header: String = "Content-Length") -> String {

@@ -6,12 +6,8 @@ import Logging
 import NIOCore
 import NIOPosix
 import SIPTransport
+import TandemTestSupport
 import XCTest
-
-struct TestTimeout: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "timed out waiting for \(what)" }
-}
 
 /// Drains a layer's events in the background so a test can take them one at a time.
 actor EventCollector {
@@ -47,43 +43,6 @@ actor EventCollector {
     func noMessages(for duration: Duration = .milliseconds(300)) async throws -> Bool {
         try await Task.sleep(for: duration)
         return !events.contains { if case .message = $0 { return true } else { return false } }
-    }
-}
-
-/// Items a test client's handler received, handed out in order. Touched only on its event loop.
-final class Inbox<Item: Sendable>: @unchecked Sendable {
-    private let eventLoop: any EventLoop
-    private var items: [Item] = []
-    private var waiters: [EventLoopPromise<Item>] = []
-
-    init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
-
-    func push(_ item: Item) {
-        eventLoop.preconditionInEventLoop()
-        if waiters.isEmpty { items.append(item) } else { waiters.removeFirst().succeed(item) }
-    }
-
-    func next(timeout: TimeAmount = .seconds(5)) async throws -> Item {
-        let loop = eventLoop
-        return try await loop.flatSubmit { () -> EventLoopFuture<Item> in
-            if !self.items.isEmpty { return loop.makeSucceededFuture(self.items.removeFirst()) }
-            let promise = loop.makePromise(of: Item.self)
-            self.waiters.append(promise)
-            loop.scheduleTask(in: timeout) { promise.fail(TestTimeout(what: "\(Item.self)")) }
-            return promise.futureResult
-        }.get()
-    }
-}
-
-/// Pushes everything a test client reads into an inbox.
-final class InboxHandler<Item: Sendable>: ChannelInboundHandler {
-    typealias InboundIn = Item
-    let inbox: Inbox<Item>
-
-    init(_ inbox: Inbox<Item>) { self.inbox = inbox }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        inbox.push(unwrapInboundIn(data))
     }
 }
 

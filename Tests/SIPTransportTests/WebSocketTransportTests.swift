@@ -8,6 +8,7 @@ import NIOPosix
 import NIOWebSocket
 import SIP
 import SIPTransport
+import TandemTestSupport
 import XCTest
 
 final class WebSocketTransportTests: XCTestCase {

@@ -1,0 +1,273 @@
+// The signaling side end to end over real sockets: a SIP-over-WebSocket client standing in for a
+// browser, sipp as the trunk, the transport layer and signaling engine in between, and the media
+// stand-in as session manager (the media legs come later). Loopback only.
+
+import Foundation
+import Gateway
+import Logging
+import NIOCore
+import NIOPosix
+import SIP
+import SIPTransport
+import TandemConfig
+import TandemTestSupport
+import XCTest
+
+final class GatewayEndToEndTests: XCTestCase {
+    private static let scenarios = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scenarios")
+
+    private var group: MultiThreadedEventLoopGroup!
+    private var transport: SIPTransportLayer!
+    private var engine: SignalingEngine!
+    private var engineTask: Task<Void, Never>?
+    private var media: MediaStandIn!
+    private var directory: String!
+    private var sippPort = 0
+
+    override func setUp() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sipp") else {
+            throw XCTSkip("sipp is not installed (make test-deps installs sip-tester)")
+        }
+        directory = NSTemporaryDirectory() + "tandem-e2e-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        media = MediaStandIn()
+        sippPort = try Self.freeUDPPort()
+        let config = """
+            node: e2e
+            sip:
+              listeners:
+                - {transport: udp, address: 127.0.0.1, port: 0}
+                - {transport: ws, address: 127.0.0.1, port: 0}
+            trunks:
+              - name: sipp
+                address: 127.0.0.1
+                port: \(sippPort)
+                allowed_sources: [127.0.0.1/32]
+                options_interval: 0
+            users:
+              - {username: "1001", password: pw-1001}
+            dial_plan:
+              - {match: '^(2\\d{3})$', trunk: sipp}
+
+            """
+        try config.write(toFile: directory + "/tandem.yaml", atomically: true, encoding: .utf8)
+        let configuration = try ConfigurationLoader().load(path: directory + "/tandem.yaml").configuration
+        let logger = Logger(label: "e2e")
+        transport = try await SIPTransportLayer.start(
+            configuration.sip.listeners.map { SIPListenerSpec(transport: $0.transport, address: $0.address, port: $0.port) },
+            group: group, logger: logger)
+        engine = SignalingEngine(transport: transport, configuration: configuration, logger: logger, sessions: media)
+        let engine = self.engine!
+        engineTask = Task { await engine.run() }
+    }
+
+    override func tearDown() async throws {
+        await transport?.close()
+        await engineTask?.value
+        try await group?.shutdownGracefully()
+        if let directory { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    // MARK: Helpers
+
+    private var wsPort: Int { transport.bound.first { $0.transport == .ws }!.port }
+    private var udpPort: Int { transport.bound.first { $0.transport == .udp }!.port }
+
+    static func freeUDPPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                bind(fd, pointer, length)
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Starts sipp as the trunk with `scenario`; the returned process ends when the scenario does.
+    private func startSipp(_ scenario: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sipp")
+        process.arguments = [
+            "-sf", Self.scenarios.appendingPathComponent(scenario).path, "-i", "127.0.0.1", "-p", String(sippPort), "-m", "1",
+            "-nostdin", "-timeout", "20s", "-timeout_error", "-trace_err", "-error_file", directory + "/sipp-\(scenario).err",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 0.3)  // sipp binds its port
+        return process
+    }
+
+    private func waitForSipp(_ process: Process, scenario: String) {
+        let deadline = Date().addingTimeInterval(25)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { process.terminate() }
+        let errors = (try? String(contentsOfFile: directory + "/sipp-\(scenario).err", encoding: .utf8)) ?? ""
+        XCTAssertEqual(process.terminationStatus, 0, "sipp \(scenario) failed: \(errors.suffix(800))")
+    }
+
+    private func request(_ method: SIPMethod, uri: String, to: String, callID: String, cseq: UInt32, branch: String = TransactionLayer<String>.newBranch(),
+                         body: [UInt8] = [], extra: [(String, String)] = []) -> SIPRequest {
+        var headers = SIPHeaders()
+        headers.add("Via", "SIP/2.0/WS abc123.invalid;branch=\(branch)")
+        headers.add("Max-Forwards", "70")
+        headers.add("From", "\"Alice\" <sip:1001@127.0.0.1>;tag=browser1")
+        headers.add("To", to)
+        headers.add("Call-ID", callID)
+        headers.add("CSeq", "\(cseq) \(method)")
+        headers.add("Contact", "<sip:x7@abc123.invalid;transport=ws>")
+        for (name, value) in extra { headers.add(name, value) }
+        if !body.isEmpty { headers.add("Content-Type", "application/sdp") }
+        return SIPRequest(method: method, uri: try! SIPURI(parsing: uri), headers: headers, body: body)
+    }
+
+    /// Skips provisional responses until a final one, collecting the provisional codes.
+    private func finalResponse(_ client: SIPWebSocketClient, provisional: inout [Int]) async throws -> SIPResponse {
+        while true {
+            let response = try await client.nextResponse()
+            if response.isProvisional { provisional.append(response.statusCode) } else { return response }
+        }
+    }
+
+    /// The browser calls `number` and gets through the digest challenge. Returns the
+    /// authenticated INVITE and the provisional responses seen up to `stopAt`.
+    private func call(_ client: SIPWebSocketClient, _ number: String, callID: String) async throws -> SIPRequest {
+        let uri = "sip:\(number)@127.0.0.1:\(wsPort)"
+        let sdp = Array("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n".utf8)
+        let first = request(.invite, uri: uri, to: "<sip:\(number)@127.0.0.1>", callID: callID, cseq: 1, body: sdp)
+        try await client.send(first)
+        var provisional: [Int] = []
+        let challenge = try await finalResponse(client, provisional: &provisional)
+        XCTAssertEqual(challenge.statusCode, 401)
+        try await client.send(ClientInviteTransaction.makeACK(for: first, response: challenge))
+        var digest = DigestClient(username: "1001", password: "pw-1001")
+        let credentials = try XCTUnwrap(digest.answer(headerValues: challenge.headers.values("WWW-Authenticate"), method: "INVITE", uri: uri))
+        let invite = request(.invite, uri: uri, to: "<sip:\(number)@127.0.0.1>", callID: callID, cseq: 2, body: sdp,
+                             extra: [("Authorization", credentials.headerValue)])
+        try await client.send(invite)
+        return invite
+    }
+
+    private func ack(for ok: SIPResponse, invite: SIPRequest, cseq: UInt32 = 2) throws -> SIPRequest {
+        let target = try SIPNameAddress(parsing: try XCTUnwrap(ok.headers["Contact"])).uri.description
+        return request(.ack, uri: target, to: try XCTUnwrap(ok.headers["To"]), callID: try invite.headers.callID(), cseq: cseq)
+    }
+
+    // MARK: Tests
+
+    func testBrowserCallAnsweredByTheTrunkAndHungUpByTheBrowser() async throws {
+        let sipp = try startSipp("uas-answer.xml")
+        let client = try await SIPWebSocketClient.connect(port: wsPort, group: group)
+        let invite = try await call(client, "2000", callID: "e2e-answer")
+        var provisional: [Int] = []
+        let ok = try await finalResponse(client, provisional: &provisional)
+        XCTAssertEqual(provisional, [100, 180])
+        XCTAssertEqual(ok.statusCode, 200)
+        XCTAssertEqual(String(decoding: ok.body, as: UTF8.self), "v=0 relayed-answer-from-trunk")
+        try await client.send(try ack(for: ok, invite: invite))
+        let target = try SIPNameAddress(parsing: try XCTUnwrap(ok.headers["Contact"])).uri.description
+        try await client.send(request(.bye, uri: target, to: try XCTUnwrap(ok.headers["To"]), callID: "e2e-answer", cseq: 3))
+        let byeOK = try await client.nextResponse()
+        XCTAssertEqual(byeOK.statusCode, 200)
+        waitForSipp(sipp, scenario: "uas-answer.xml")
+        let calls = await engine.activeCalls
+        XCTAssertEqual(calls, 0)
+        XCTAssertEqual(media.events, ["offer from web", "answer from trunk", "release"])
+        await client.close()
+    }
+
+    func testTrunkHangsUpAndTheBrowserGetsTheBYE() async throws {
+        let sipp = try startSipp("uas-hangup.xml")
+        let client = try await SIPWebSocketClient.connect(port: wsPort, group: group)
+        let invite = try await call(client, "2001", callID: "e2e-hangup")
+        var provisional: [Int] = []
+        let ok = try await finalResponse(client, provisional: &provisional)
+        XCTAssertEqual(ok.statusCode, 200)
+        try await client.send(try ack(for: ok, invite: invite))
+        let bye = try await client.nextRequest()
+        XCTAssertEqual(bye.method, .bye)
+        XCTAssertEqual(try bye.headers.callID(), "e2e-hangup")
+        try await client.send(bye.makeResponse(200))
+        waitForSipp(sipp, scenario: "uas-hangup.xml")
+        await client.close()
+    }
+
+    func testBusyTrunkReachesTheBrowser() async throws {
+        let sipp = try startSipp("uas-busy.xml")
+        let client = try await SIPWebSocketClient.connect(port: wsPort, group: group)
+        let invite = try await call(client, "2002", callID: "e2e-busy")
+        var provisional: [Int] = []
+        let busy = try await finalResponse(client, provisional: &provisional)
+        XCTAssertEqual(busy.statusCode, 486)
+        try await client.send(ClientInviteTransaction.makeACK(for: invite, response: busy))
+        waitForSipp(sipp, scenario: "uas-busy.xml")
+        await client.close()
+    }
+
+    func testBrowserCancelsWhileTheTrunkRings() async throws {
+        let sipp = try startSipp("uas-cancel.xml")
+        let client = try await SIPWebSocketClient.connect(port: wsPort, group: group)
+        let invite = try await call(client, "2003", callID: "e2e-cancel")
+        var ringing = try await client.nextResponse()
+        while ringing.statusCode != 180 { ringing = try await client.nextResponse() }
+        var cancel = invite
+        cancel.method = .cancel
+        cancel.body = []
+        cancel.headers.remove("Content-Type")
+        cancel.headers.remove("Authorization")
+        cancel.headers.set("CSeq", "2 CANCEL")
+        try await client.send(cancel)
+        var codes: [Int] = []
+        var terminated: SIPResponse?
+        while codes.count < 2 {
+            let response = try await client.nextResponse()
+            codes.append(response.statusCode)
+            if response.statusCode == 487 { terminated = response }
+        }
+        XCTAssertEqual(codes.sorted(), [200, 487])
+        try await client.send(ClientInviteTransaction.makeACK(for: invite, response: try XCTUnwrap(terminated)))
+        waitForSipp(sipp, scenario: "uas-cancel.xml")
+        await client.close()
+    }
+
+    func testInviteFromAnUnknownAddressIsForbidden() throws {
+        // 127.0.0.2 is loopback too, but not in the trunk's allowed sources.
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr("127.0.0.2")
+        _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var remote = sockaddr_in()
+        remote.sin_family = sa_family_t(AF_INET)
+        remote.sin_port = in_port_t(UInt16(udpPort).bigEndian)
+        remote.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var invite = request(.invite, uri: "sip:1001@127.0.0.1", to: "<sip:1001@127.0.0.1>", callID: "stranger", cseq: 1,
+                             body: Array("v=0\r\n".utf8))
+        invite.headers.set("Via", "SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bKstranger;rport")
+        let bytes = invite.serialized()
+        _ = withUnsafePointer(to: &remote) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, address, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        var final: SIPResponse?
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while final == nil {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { break }
+            if case .response(let response) = try SIPParser.parse(buffer[0..<n]), !response.isProvisional { final = response }
+        }
+        XCTAssertEqual(final?.statusCode, 403)
+        XCTAssertEqual(final?.reason, "Forbidden (source not allowed)")
+    }
+}

@@ -1,0 +1,77 @@
+// Test support: a SIP over WebSocket client (RFC 7118), standing in for a browser's SIP stack
+// (JsSIP, SIP.js) in end-to-end tests: it upgrades with the `sip` subprotocol and sends and
+// receives one SIP message per text frame.
+
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import SIP
+
+public struct SIPWebSocketClient: Sendable {
+    public let channel: any Channel
+    private let frames: Inbox<WebSocketFrame>
+
+    /// Connects to ws://127.0.0.1:`port` and upgrades.
+    public static func connect(port: Int, group: any EventLoopGroup) async throws -> SIPWebSocketClient {
+        let loop = group.next()
+        let frames = Inbox<WebSocketFrame>(eventLoop: loop)
+        let upgraded = loop.makePromise(of: Void.self)
+        let channel = try await ClientBootstrap(group: loop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let upgrader = NIOWebSocketClientUpgrader(
+                        maxFrameSize: 1 << 16, automaticErrorHandling: true,
+                        upgradePipelineHandler: { channel, _ in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(InboxHandler<WebSocketFrame>(frames))
+                                upgraded.succeed(())
+                            }
+                        })
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+                }
+            }
+            .connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: port)).get()
+        let headers = HTTPHeaders([("Host", "127.0.0.1:\(port)"), ("Sec-WebSocket-Protocol", "sip"), ("Content-Length", "0")])
+        try await loop.flatSubmit {
+            channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: headers)), promise: nil)
+            return channel.writeAndFlush(HTTPClientRequestPart.end(nil))
+        }.get()
+        loop.scheduleTask(in: .seconds(5)) { upgraded.fail(TestTimeout(what: "the WebSocket upgrade")) }
+        try await upgraded.futureResult.get()
+        return SIPWebSocketClient(channel: channel, frames: frames)
+    }
+
+    public func send(_ message: SIPMessage) async throws {
+        let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(bytes: message.serialized()))
+        try await channel.writeAndFlush(frame).get()
+    }
+
+    public func send(_ request: SIPRequest) async throws { try await send(.request(request)) }
+    public func send(_ response: SIPResponse) async throws { try await send(.response(response)) }
+
+    /// The next SIP message from the gateway.
+    public func next(timeout: TimeAmount = .seconds(10)) async throws -> SIPMessage {
+        while true {
+            let frame = try await frames.next(timeout: timeout)
+            guard frame.opcode == .text || frame.opcode == .binary else { continue }
+            return try SIPParser.parse(frame.unmaskedData.readableBytesView)
+        }
+    }
+
+    /// The next response, skipping requests (and failing on timeout).
+    public func nextResponse(timeout: TimeAmount = .seconds(10)) async throws -> SIPResponse {
+        while true {
+            if case .response(let response) = try await next(timeout: timeout) { return response }
+        }
+    }
+
+    /// The next request, skipping responses.
+    public func nextRequest(timeout: TimeAmount = .seconds(10)) async throws -> SIPRequest {
+        while true {
+            if case .request(let request) = try await next(timeout: timeout) { return request }
+        }
+    }
+
+    public func close() async { try? await channel.close() }
+}
