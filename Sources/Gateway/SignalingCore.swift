@@ -47,8 +47,10 @@ public struct SignalingCounters: Sendable, Equatable {
 }
 
 public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
-    /// Option tags Tandem understands in Require (RFC 3261 §8.2.2.3).
-    public static var supportedExtensions: [String] { ["outbound", "path", "replaces", "timer", "100rel"] }
+    /// Option tags Tandem implements, accepted in Require (RFC 3261 §8.2.2.3). Reliable
+    /// provisional responses (100rel), session timers (timer) and Replaces are not implemented
+    /// yet, so a peer that requires them gets 420 and can fall back.
+    public static var supportedExtensions: [String] { [] }
 
     var transactions: TransactionLayer<Destination>
     var userAgent: String
@@ -170,6 +172,13 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
         if let hops = try? request.headers.maxForwards(), hops == 0, request.method != .options, request.method != .ack {
             return stamp(request.makeResponse(483))
         }
+        // Loop detection (§8.2.2.2 / §16.3 4): a new request that already passed through this node
+        // (one of its Via entries is ours) has come back.
+        if request.method != .ack, (try? request.headers.to().tag) == nil, let routing,
+            let vias = try? request.headers.list("Via").dropFirst().compactMap({ try? SIPVia(parsing: $0) }),
+            vias.contains(where: { via in routing.endpoints.values.contains { $0.host == via.host && $0.port == (via.port ?? $0.transport.defaultPort) } }) {
+            return stamp(request.makeResponse(482))
+        }
         if request.method != .ack && request.method != .cancel, let required = try? request.headers.list("Require") {
             let unsupported = required.filter { !SignalingCore.supportedExtensions.contains($0.lowercased()) }
             if !unsupported.isEmpty {
@@ -241,7 +250,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
             response.headers.add("Allow", Self.allowed.map(\.rawValue).joined(separator: ", "))
             response.headers.add("Accept", "application/sdp")
             response.headers.add("Accept-Encoding", "identity")
-            response.headers.add("Supported", Self.supportedExtensions.joined(separator: ", "))
+            if !Self.supportedExtensions.isEmpty { response.headers.add("Supported", Self.supportedExtensions.joined(separator: ", ")) }
             return response
         default:
             var response = request.makeResponse(405, toTag: Self.newTag())

@@ -232,6 +232,12 @@ final class CallFlowTests: XCTestCase {
         XCTAssertEqual(refused.headers["Warning"], "399 test-node \"media legs are not available on this node yet\"")
     }
 
+    func testARequestThatAlreadyPassedThroughTandemIsALoop() throws {
+        var looped = trunkInvite(to: "1001")
+        looped.headers.add("Via", "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKours")
+        XCTAssertEqual(responses(deliver(.request(looped), from: "trunk"), to: "trunk").last?.statusCode, 482)
+    }
+
     // MARK: Trunk to browser
 
     /// Registers 1001 from WebSocket connection 9.

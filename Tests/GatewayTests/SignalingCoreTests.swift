@@ -55,9 +55,9 @@ final class SignalingCoreTests: XCTestCase {
         XCTAssertEqual(send(message("OPTIONS sip:t@h SIP/3.0", via: "SIP/2.0/UDP h;branch=z9hG4bK2")).map(\.statusCode), [505])
         XCTAssertEqual(send(message("INVITE sip:t@h SIP/2.0", ["Max-Forwards: 0"], via: "SIP/2.0/UDP h;branch=z9hG4bK3")).map(\.statusCode), [483])
         XCTAssertEqual(send(message("OPTIONS mailto:t@h SIP/2.0", via: "SIP/2.0/UDP h;branch=z9hG4bK4")).map(\.statusCode), [416])
-        let unsupported = send(message("OPTIONS sip:t@h SIP/2.0", ["Require: foo, timer"], via: "SIP/2.0/UDP h;branch=z9hG4bK5"))
+        let unsupported = send(message("OPTIONS sip:t@h SIP/2.0", ["Require: foo, 100rel"], via: "SIP/2.0/UDP h;branch=z9hG4bK5"))
         XCTAssertEqual(unsupported.map(\.statusCode), [420])
-        XCTAssertEqual(unsupported.first?.headers["Unsupported"], "foo")
+        XCTAssertEqual(unsupported.first?.headers["Unsupported"], "foo, 100rel")
         XCTAssertEqual(send(message("FROBNICATE sip:t@h SIP/2.0", via: "SIP/2.0/UDP h;branch=z9hG4bK6")).map(\.statusCode), [405])
         XCTAssertEqual(core.counters.badRequests, 5)
     }
