@@ -48,3 +48,15 @@ struct B2BCall<Destination: Hashable & Sendable>: Sendable {
     /// A CANCEL waits for B's first provisional response (§9.1).
     var cancelPending = false
 }
+
+/// An in-dialog request (re-INVITE, UPDATE, INFO) relayed from one leg to the other.
+struct Relay: Sendable {
+    var call: String
+    /// The original request's server transaction, which gets the relayed response.
+    var origin: TransactionID
+    var request: SIPRequest
+    /// The side the request came from.
+    var from: CallSide
+    /// The relayed request, for the ACK of a 2xx to a re-INVITE.
+    var relayed: SIPRequest
+}

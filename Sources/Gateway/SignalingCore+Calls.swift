@@ -113,7 +113,7 @@ extension SignalingCore {
         fromAddress.tag = Self.newTag()
         var headers = SIPHeaders()
         headers.add("Via", endpoint.via().description)
-        headers.add("Max-Forwards", String(max(0, ((try? request.headers.maxForwards()) ?? 70).map { $0 - 1 } ?? 69)))
+        headers.add("Max-Forwards", String(max(0, ((try? request.headers.maxForwards()) ?? nil).map { $0 - 1 } ?? 69)))
         headers.add("From", fromAddress.description)
         headers.add("To", SIPNameAddress(uri: toURI).description)
         headers.add("Call-ID", callID)
@@ -284,18 +284,111 @@ extension SignalingCore {
             let other: LegRole = leg == .incoming ? .outgoing : .incoming
             return respond(to: id, with: request.makeResponse(200), now: now) + sendBYE(on: other, call: callID, now: now)
                 + endCall(callID) + [.note("call \(callID) ended by the \(leg == .incoming ? call.a.side : call.b.side) side")]
+        case .invite, .update, .info:
+            return relay(request, transaction: id, from: leg, call: callID, dialog: dialogID, now: now)
         default:
-            // Re-INVITE, UPDATE and INFO relaying is not built yet.
             var response = request.makeResponse(501)
             response.headers.add("Allow", Self.allowed.map(\.rawValue).joined(separator: ", "))
             return respond(to: id, with: response, now: now)
         }
     }
 
-    /// An ACK outside a transaction: the ACK for Tandem's 2xx on the incoming leg.
+    /// Relays a re-INVITE (hold, unhold, codec change), UPDATE or INFO (DTMF) to the other leg's
+    /// dialog; SDP goes through the session manager as a new offer.
+    mutating func relay(_ request: SIPRequest, transaction id: TransactionID, from leg: LegRole, call callID: String, dialog dialogID: DialogID,
+                        now: NIODeadline) -> [SignalingEffect<Destination>] {
+        guard var call = calls[callID], call.state == .confirmed else {
+            return respond(to: id, with: request.makeResponse(491), now: now)  // Request Pending: the call is not set up yet
+        }
+        let fromSide = leg == .incoming ? call.a.side : call.b.side
+        let endpoint = leg == .incoming ? call.b.endpoint : call.a.endpoint
+        let destination = leg == .incoming ? call.b.destination : call.a.replyTo
+        let reliable = leg == .incoming ? call.b.reliable : call.a.reliable
+        guard var otherDialog = leg == .incoming ? call.b.dialog : call.a.dialog, otherDialog.state == .confirmed else {
+            return respond(to: id, with: request.makeResponse(491), now: now)
+        }
+        var relayed = otherDialog.makeRequest(request.method, via: endpoint.via(), contact: endpoint.contact())
+        relayed.headers.add("User-Agent", userAgent)
+        if !request.body.isEmpty {
+            let type = request.headers["Content-Type"] ?? "application/octet-stream"
+            if request.method != .info && type.lowercased().hasPrefix("application/sdp") {
+                switch sessions.offer(request.body, call: callID, from: fromSide) {
+                case .sdp(let sdp): relayed.body = sdp
+                case .rejected(let warning):
+                    var response = request.makeResponse(488)
+                    response.headers.add("Warning", "399 \(routing?.node ?? "tandem") \(SIPGrammarQuote.quote(warning))")
+                    return respond(to: id, with: response, now: now)
+                }
+            } else {
+                relayed.body = request.body
+            }
+            relayed.headers.add("Content-Type", type)
+        }
+        for name in ["Info-Package", "Event"] { if let value = request.headers[name] { relayed.headers.add(name, value) } }
+        if leg == .incoming { call.b.dialog = otherDialog } else { call.a.dialog = otherDialog }
+        calls[callID] = call
+        guard let (clientID, events) = try? transactions.send(relayed, to: destination, reliable: reliable, now: now) else {
+            return respond(to: id, with: request.makeResponse(500), now: now)
+        }
+        relays[clientID] = Relay(call: callID, origin: id, request: request, from: fromSide, relayed: relayed)
+        if request.method == .invite { reinviteByDialog[dialogID] = id }
+        return handle(events, now: now)
+    }
+
+    /// The other leg's response to a relayed request, passed back to the originator.
+    mutating func relayResponse(_ response: SIPResponse, transaction id: TransactionID, now: NIODeadline) -> [SignalingEffect<Destination>]? {
+        guard let relay = relays[id] else { return nil }
+        if response.statusCode == 100 { return [] }
+        var effects: [SignalingEffect<Destination>] = []
+        var back = relay.request.makeResponse(response.statusCode, reason: response.reason)
+        if let call = calls[relay.call] {
+            let originEndpoint = relay.from == call.a.side ? call.a.endpoint : call.b.endpoint
+            back.headers.add("Contact", originEndpoint.contact())
+        }
+        if response.isSuccess && !response.body.isEmpty && relay.request.method != .info {
+            let answeringSide: CallSide = relay.from == .web ? .trunk : .web
+            switch sessions.answer(response.body, call: relay.call, from: answeringSide) {
+            case .sdp(let sdp):
+                back.body = sdp
+                back.headers.add("Content-Type", "application/sdp")
+            case .rejected:
+                back = relay.request.makeResponse(488)
+            }
+        } else if !response.body.isEmpty {
+            back.body = response.body
+            if let type = response.headers["Content-Type"] { back.headers.add("Content-Type", type) }
+        }
+        if !response.isProvisional {
+            relays[id] = nil
+            // The 2xx of a relayed re-INVITE is acknowledged on its leg at once.
+            if response.isSuccess, relay.relayed.method == .invite, let call = calls[relay.call] {
+                let toIncoming = relay.from != call.a.side
+                let endpoint = toIncoming ? call.a.endpoint : call.b.endpoint
+                let destination = toIncoming ? call.a.replyTo : call.b.destination
+                if var dialog = toIncoming ? call.a.dialog : call.b.dialog, let sequence = try? relay.relayed.headers.cseq().number {
+                    let ack = dialog.makeRequest(.ack, via: endpoint.via(), contact: nil, sequence: sequence)
+                    effects += handle(transactions.sendStateless(.request(ack), to: destination), now: now)
+                }
+            }
+        }
+        return effects + respond(to: relay.origin, with: back, now: now)
+    }
+
+    /// A relayed request the other leg never answered.
+    mutating func relayTimedOut(_ id: TransactionID, now: NIODeadline) -> [SignalingEffect<Destination>]? {
+        guard let relay = relays.removeValue(forKey: id) else { return nil }
+        return respond(to: relay.origin, with: relay.request.makeResponse(408), now: now)
+    }
+
+    /// An ACK outside a transaction: the ACK for a 2xx Tandem sent (the call's answer on the
+    /// incoming leg, or the answer to a relayed re-INVITE on either leg).
     mutating func acknowledge(_ request: SIPRequest) {
         guard let dialogID = DialogID(incoming: request), let callID = callByDialog[dialogID], let call = calls[callID] else { return }
-        transactions.acknowledge2xx(call.a.transaction)
+        if let reinvite = reinviteByDialog.removeValue(forKey: dialogID) {
+            transactions.acknowledge2xx(reinvite)
+        } else {
+            transactions.acknowledge2xx(call.a.transaction)
+        }
     }
 
     mutating func strayResponse(_ response: SIPResponse, now: NIODeadline) -> [SignalingEffect<Destination>] {
@@ -415,6 +508,7 @@ extension SignalingCore {
         callByServerTransaction = callByServerTransaction.filter { $0.value != callID }
         callByClientTransaction = callByClientTransaction.filter { $0.value != callID }
         callByDialog = callByDialog.filter { $0.value != callID }
+        relays = relays.filter { $0.value.call != callID }
         sessions.release(call: call.id)
         return []
     }

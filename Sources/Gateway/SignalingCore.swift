@@ -68,6 +68,10 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     var callByServerTransaction: [TransactionID: String] = [:]
     var callByClientTransaction: [TransactionID: String] = [:]
     var callByDialog: [DialogID: String] = [:]
+    /// In-dialog requests relayed to the other leg, by the relayed request's client transaction.
+    var relays: [TransactionID: Relay] = [:]
+    /// The latest re-INVITE server transaction of each dialog, for its ACK.
+    var reinviteByDialog: [DialogID: TransactionID] = [:]
     /// False while draining: new calls get 503.
     public var admitting = true
 
@@ -224,11 +228,12 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
             case .ack(let request, _):
                 acknowledge(request)
             case .response(let response, let id):
-                effects += trunkMonitorResponse(response, transaction: id, now: now) ?? callResponse(response, transaction: id, now: now)
+                effects += trunkMonitorResponse(response, transaction: id, now: now) ?? relayResponse(response, transaction: id, now: now)
+                    ?? callResponse(response, transaction: id, now: now)
             case .strayResponse(let response, _):
                 effects += strayResponse(response, now: now)
             case .timedOut(let id):
-                effects += trunkMonitorTimedOut(id, now: now) ?? callTimedOut(id, now: now)
+                effects += trunkMonitorTimedOut(id, now: now) ?? relayTimedOut(id, now: now) ?? callTimedOut(id, now: now)
             case .ackNotReceived(let id):
                 effects += callNotAcknowledged(id, now: now)
             case .terminated:
@@ -260,7 +265,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     }
 
     /// Methods answered today.
-    static var allowed: [SIPMethod] { [.invite, .ack, .bye, .cancel, .options, .register] }
+    static var allowed: [SIPMethod] { [.invite, .ack, .bye, .cancel, .options, .register, .update, .info] }
 
     static func newTag() -> String { String(UInt64.random(in: .min ... .max), radix: 36) }
 }

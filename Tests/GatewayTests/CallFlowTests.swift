@@ -138,6 +138,56 @@ final class CallFlowTests: XCTestCase {
         XCTAssertEqual(media.events, ["offer from web", "answer from trunk", "release"])
     }
 
+    /// A browser call answered by the trunk; returns the trunk's INVITE and the browser's 200.
+    private func answeredBrowserCall() throws -> (toTrunk: SIPRequest, okToBrowser: SIPResponse) {
+        let (_, out) = try browserCalls("0123456789")
+        let toTrunk = try XCTUnwrap(requests(out, to: "trunk").first)
+        var ok = toTrunk.makeResponse(200, toTag: "pbx1")
+        ok.headers.add("Contact", "<sip:pbx@192.0.2.80:5080>")
+        ok.headers.add("Content-Type", "application/sdp")
+        ok.body = sdp
+        let okToBrowser = try XCTUnwrap(responses(deliver(.response(ok), from: "trunk"), to: "ws-9").first)
+        return (toTrunk, okToBrowser)
+    }
+
+    func testHoldReInviteIsRelayedBothWays() throws {
+        let (toTrunk, okToBrowser) = try answeredBrowserCall()
+        let to = try XCTUnwrap(okToBrowser.headers["To"])
+        let hold = request(.invite, uri: "sip:tandem@192.0.2.10", from: "<sip:1001@tandem>;tag=a1", to: to, cseq: 4,
+                           body: Array("v=0\r\na=sendonly\r\n".utf8))
+        let out = deliver(.request(hold), from: "ws")
+        let reinvite = try XCTUnwrap(requests(out, to: "trunk").first)
+        XCTAssertEqual(reinvite.method, .invite)
+        XCTAssertEqual(try reinvite.headers.callID(), try toTrunk.headers.callID())
+        XCTAssertEqual(try reinvite.headers.to().tag, "pbx1")
+        XCTAssertEqual(reinvite.uri.description, "sip:pbx@192.0.2.80:5080")
+        XCTAssertEqual(try reinvite.headers.cseq().number, 2, "the next CSeq on the trunk's dialog")
+        var ok = reinvite.makeResponse(200)
+        ok.headers.add("Content-Type", "application/sdp")
+        ok.body = Array("v=0\r\na=recvonly\r\n".utf8)
+        let answered = deliver(.response(ok), from: "trunk")
+        XCTAssertEqual(requests(answered, to: "trunk").map(\.method), [.ack])
+        let back = try XCTUnwrap(responses(answered, to: "ws-9").first)
+        XCTAssertEqual(back.statusCode, 200)
+        XCTAssertEqual(String(decoding: back.body, as: UTF8.self), "v=0 relayed-answer-from-trunk")
+        XCTAssertEqual(media.events.suffix(2), ["offer from web", "answer from trunk"])
+        XCTAssertEqual(core.activeCalls, 1)
+    }
+
+    func testInfoIsRelayedAsIs() throws {
+        let (_, okToBrowser) = try answeredBrowserCall()
+        let info = request(.info, uri: "sip:tandem@192.0.2.10", from: "<sip:1001@tandem>;tag=a1", to: try XCTUnwrap(okToBrowser.headers["To"]), cseq: 4)
+        var withBody = info
+        withBody.headers.add("Content-Type", "application/dtmf-relay")
+        withBody.body = Array("Signal=5\r\nDuration=160\r\n".utf8)
+        let out = deliver(.request(withBody), from: "ws")
+        let relayed = try XCTUnwrap(requests(out, to: "trunk").first)
+        XCTAssertEqual(relayed.method, .info)
+        XCTAssertEqual(relayed.headers["Content-Type"], "application/dtmf-relay")
+        XCTAssertEqual(relayed.body, withBody.body)
+        XCTAssertEqual(responses(deliver(.response(relayed.makeResponse(200)), from: "trunk"), to: "ws-9").map(\.statusCode), [200])
+    }
+
     func testTrunkHangsUp() throws {
         let (_, out) = try browserCalls("0123456789")
         let toTrunk = try XCTUnwrap(requests(out, to: "trunk").first)
