@@ -137,9 +137,8 @@ public actor SignalingEngine {
         for effect in effects {
             switch effect {
             case .send(let bytes, let destination):
-                do {
-                    try await transport.send(ByteBuffer(bytes: bytes), to: destination)
-                } catch {
+                let logger = self.logger
+                transport.post(ByteBuffer(bytes: bytes), to: destination) { error in
                     logger.debug("SIP send failed", metadata: ["to": "\(destination)", "error": "\(error)"])
                 }
             case .note(let text):

@@ -260,6 +260,28 @@ public final class SIPTransportLayer: Sendable {
         }
     }
 
+    /// Queues `bytes` for sending without waiting for the write to finish; failures go to
+    /// `onError`. Writes to one connection or listener keep the order they were posted in.
+    public func post(_ bytes: ByteBuffer, to destination: SIPDestination, onError: @escaping @Sendable (any Error) -> Void) {
+        let write: EventLoopFuture<Void>
+        switch destination {
+        case .connection(let id):
+            guard let channel = state.channel(for: id) else { return onError(SIPTransportError.unknownConnection(id)) }
+            write = channel.writeAndFlush(bytes)
+        case .address(.udp, let address, _):
+            guard let listener = listeners.first(where: { $0.transport == .udp && $0.channel.localAddress?.protocol == address.protocol }) else {
+                return onError(SIPTransportError.noListener(.udp, address))
+            }
+            write = listener.channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: bytes))
+        default:
+            Task {
+                do { try await self.send(bytes, to: destination) } catch { onError(error) }
+            }
+            return
+        }
+        write.whenFailure { onError($0) }
+    }
+
     /// An open TCP/TLS connection to the key's address, or a new one; concurrent callers share one connect.
     private func streamChannel(to key: ConnectionKey, serverName: String?) async throws -> any Channel {
         let eventLoop = group.next()

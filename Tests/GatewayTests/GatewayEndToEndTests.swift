@@ -237,6 +237,84 @@ final class GatewayEndToEndTests: XCTestCase {
         await client.close()
     }
 
+    /// Registers 1001 over `client`, answering the digest challenge.
+    private func register(_ client: SIPWebSocketClient) async throws {
+        let uri = "sip:127.0.0.1:\(wsPort)"
+        let first = request(.register, uri: uri, to: "<sip:1001@127.0.0.1>", callID: "reg-load", cseq: 1, extra: [("Expires", "600")])
+        try await client.send(first)
+        let challenge = try await client.nextResponse()
+        XCTAssertEqual(challenge.statusCode, 401)
+        var digest = DigestClient(username: "1001", password: "pw-1001")
+        let credentials = try XCTUnwrap(digest.answer(headerValues: challenge.headers.values("WWW-Authenticate"), method: "REGISTER", uri: uri))
+        try await client.send(request(.register, uri: uri, to: "<sip:1001@127.0.0.1>", callID: "reg-load", cseq: 2,
+                                      extra: [("Expires", "600"), ("Authorization", credentials.headerValue)]))
+        let ok = try await client.nextResponse()
+        XCTAssertEqual(ok.statusCode, 200)
+    }
+
+    /// A thousand calls from sipp (the trunk) at 100 calls/s to a registered browser that
+    /// answers every one: no call may fail. (Figures for the rate reached are in
+    /// docs/performance.md, from `make bench`.)
+    func testAThousandTrunkCallsAtAHundredPerSecond() async throws {
+        let client = try await SIPWebSocketClient.connect(port: wsPort, group: group)
+        try await register(client)
+        let answering = Task {
+            var answered = 0
+            while !Task.isCancelled {
+                guard case .request(let request)? = try? await client.next(timeout: .seconds(3)) else { break }
+                switch request.method {
+                case .invite:
+                    var ok = request.makeResponse(200, toTag: "b\(answered)")
+                    ok.headers.add("Contact", "<sip:x7@abc123.invalid;transport=ws>")
+                    ok.headers.add("Content-Type", "application/sdp")
+                    ok.body = Array("v=0\r\n".utf8)
+                    try? await client.send(ok)
+                    answered += 1
+                case .bye:
+                    try? await client.send(request.makeResponse(200))
+                default:
+                    break
+                }
+            }
+            return answered
+        }
+        // TANDEM_LOAD_RATE and TANDEM_LOAD_CALLS raise the load for measurements (docs/performance.md).
+        let environment = ProcessInfo.processInfo.environment
+        let rate = environment["TANDEM_LOAD_RATE"].flatMap(Int.init) ?? 100
+        let total = environment["TANDEM_LOAD_CALLS"].flatMap(Int.init) ?? 1000
+        let result = try runSipp(["-sf", Self.scenarios.appendingPathComponent("uac-call.xml").path, "127.0.0.1:\(udpPort)", "-i", "127.0.0.1",
+                                  "-p", String(sippPort), "-s", "1001", "-r", String(rate), "-m", String(total), "-l", String(max(200, rate * 2))])
+        XCTAssertEqual(result.status, 0, "sipp reported failed calls: \(result.output.suffix(1500))")
+        XCTAssertTrue(result.output.contains("Successful call"), result.output)
+        // sipp's closing statistics (call rate, response times) for the performance notes.
+        for line in result.output.split(separator: "\n") where ["Call Rate", "Successful call", "Failed call", "Elapsed Time", "Response Time"].contains(where: { line.contains($0) }) {
+            print("sipp: \(line.trimmingCharacters(in: .whitespaces))")
+        }
+        // Every call ends (the gateway may still be a little behind sipp at high rates).
+        var calls = await engine.activeCalls
+        for _ in 0..<100 where calls > 0 {
+            try await Task.sleep(for: .milliseconds(100))
+            calls = await engine.activeCalls
+        }
+        XCTAssertEqual(calls, 0)
+        await client.close()  // ends the answering loop
+        let answered = await answering.value
+        XCTAssertEqual(answered, total)
+    }
+
+    private func runSipp(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sipp")
+        process.arguments = arguments + ["-nostdin", "-timeout", "60s", "-timeout_error", "-trace_err", "-error_file", directory + "/sipp-load.err"]
+        let output = directory + "/sipp-load.out"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return (process.terminationStatus, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+
     func testInviteFromAnUnknownAddressIsForbidden() throws {
         // 127.0.0.2 is loopback too, but not in the trunk's allowed sources.
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
