@@ -1,6 +1,7 @@
 // The state of one call through the B2BUA: the incoming leg (A, where Tandem is the UAS) and the
 // outgoing leg (B, where Tandem is the UAC), each with its transaction, destination and dialog.
 
+import NIOCore
 import SIP
 
 struct IncomingLeg<Destination: Hashable & Sendable>: Sendable {
@@ -47,6 +48,10 @@ struct B2BCall<Destination: Hashable & Sendable>: Sendable {
     var answerForA: [UInt8]?
     /// A CANCEL waits for B's first provisional response (§9.1).
     var cancelPending = false
+    /// The session interval agreed with the caller (RFC 4028), and when the session expires
+    /// without a refresh.
+    var sessionInterval: Int?
+    var sessionDeadline: NIODeadline?
 }
 
 /// An in-dialog request (re-INVITE, UPDATE, INFO) relayed from one leg to the other.

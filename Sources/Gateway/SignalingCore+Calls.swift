@@ -52,6 +52,13 @@ extension SignalingCore {
             return refuse(403, "Forbidden (source not allowed)")
         }
 
+        let session = Self.requestedSessionInterval(request)
+        if session.tooSmall {
+            var response = request.makeResponse(422, toTag: tag)
+            response.headers.add("Min-SE", String(Self.minimumSessionInterval))
+            return respond(to: id, with: response, now: now)
+        }
+
         // Where the call goes.
         let number = request.uri.user ?? ""
         let calleeSide: CallSide = side == .web ? .trunk : .web
@@ -127,11 +134,12 @@ extension SignalingCore {
             return refuse(500)
         }
         let aEndpoint = routing.endpoints[inbound.transport] ?? endpoint
-        let call = B2BCall(
+        var call = B2BCall(
             id: callID, trunk: trunkName ?? callerTrunk?.name,
             a: IncomingLeg(side: side, invite: request, transaction: id, replyTo: source, reliable: reliable, localTag: tag, endpoint: aEndpoint, dialog: nil),
             b: OutgoingLeg(side: calleeSide, invite: invite, transaction: bTransaction, destination: destination, reliable: bReliable,
                            endpoint: endpoint, dialog: nil))
+        call.sessionInterval = session.interval
         calls[callID] = call
         callByServerTransaction[id] = callID
         callByClientTransaction[bTransaction] = callID
@@ -218,6 +226,10 @@ extension SignalingCore {
             if let answer {
                 ok.headers.add("Content-Type", "application/sdp")
                 ok.body = answer
+            }
+            if let interval = call.sessionInterval {
+                Self.addSessionTimer(interval, to: &ok)
+                call.sessionDeadline = now + .seconds(Int64(interval))
             }
             if var dialog = call.a.dialog ?? (try? Dialog(uas: call.a.invite, response: ok)) {
                 dialog.state = .confirmed
@@ -357,6 +369,15 @@ extension SignalingCore {
         } else if !response.body.isEmpty {
             back.body = response.body
             if let type = response.headers["Content-Type"] { back.headers.add("Content-Type", type) }
+        }
+        if response.isSuccess, relay.request.method == .invite || relay.request.method == .update,
+            var call = calls[relay.call], relay.from == call.a.side, let interval = call.sessionInterval {
+            // A refresh from the caller (RFC 4028 §10): the session lives another interval.
+            let requested = Self.requestedSessionInterval(relay.request).interval ?? interval
+            call.sessionInterval = max(requested, Self.minimumSessionInterval)
+            call.sessionDeadline = now + .seconds(Int64(call.sessionInterval!))
+            calls[relay.call] = call
+            Self.addSessionTimer(call.sessionInterval!, to: &back)
         }
         if !response.isProvisional {
             relays[id] = nil

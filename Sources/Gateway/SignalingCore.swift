@@ -47,10 +47,10 @@ public struct SignalingCounters: Sendable, Equatable {
 }
 
 public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
-    /// Option tags Tandem implements, accepted in Require (RFC 3261 §8.2.2.3). Reliable
-    /// provisional responses (100rel), session timers (timer) and Replaces are not implemented
-    /// yet, so a peer that requires them gets 420 and can fall back.
-    public static var supportedExtensions: [String] { [] }
+    /// Option tags Tandem implements, accepted in Require (RFC 3261 §8.2.2.3): session timers
+    /// (RFC 4028). Reliable provisional responses (100rel) and Replaces are not implemented yet,
+    /// so a peer that requires them gets 420 and can fall back.
+    public static var supportedExtensions: [String] { ["timer"] }
 
     var transactions: TransactionLayer<Destination>
     var userAgent: String
@@ -109,7 +109,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     public mutating func connectionClosed(_ connection: UInt64) { registrar.connectionClosed(connection) }
 
     public var nextDeadline: NIODeadline? {
-        [transactions.nextDeadline, delayed.map(\.deadline).min(), trunkMonitorDeadline].compactMap { $0 }.min()
+        [transactions.nextDeadline, delayed.map(\.deadline).min(), trunkMonitorDeadline, sessionDeadline].compactMap { $0 }.min()
     }
 
     public mutating func timeout(now: NIODeadline) -> [SignalingEffect<Destination>] {
@@ -119,6 +119,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
         delayed.removeAll { $0.deadline <= now }
         for item in due { effects += respond(to: item.transaction, with: item.response, now: now) }
         effects += trunkMonitorTimeout(now: now)
+        effects += expireSessions(now: now)
         return effects + handle(transactions.timeout(now: now), now: now)
     }
 

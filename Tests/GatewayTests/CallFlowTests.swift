@@ -79,8 +79,9 @@ final class CallFlowTests: XCTestCase {
 
     /// The browser's INVITE to `number`, answered through the digest challenge; returns the
     /// INVITE the trunk got.
-    private func browserCalls(_ number: String, password: String = "pw-1001") throws -> (invite: SIPRequest, out: [(String, SIPMessage)]) {
-        let first = request(.invite, uri: "sip:\(number)@192.0.2.10", from: "\"Alice\" <sip:1001@tandem>;tag=a1", to: "<sip:\(number)@192.0.2.10>", body: sdp)
+    private func browserCalls(_ number: String, password: String = "pw-1001", extra: [(String, String)] = []) throws -> (invite: SIPRequest, out: [(String, SIPMessage)]) {
+        let first = request(.invite, uri: "sip:\(number)@192.0.2.10", from: "\"Alice\" <sip:1001@tandem>;tag=a1", to: "<sip:\(number)@192.0.2.10>", body: sdp,
+                            headers: extra)
         let challenge = deliver(.request(first), from: "ws")
         let unauthorized = try XCTUnwrap(responses(challenge, to: "ws-9").last)
         XCTAssertEqual(unauthorized.statusCode, 401)
@@ -88,7 +89,7 @@ final class CallFlowTests: XCTestCase {
         var client = DigestClient(username: "1001", password: password)
         let credentials = try XCTUnwrap(client.answer(headerValues: unauthorized.headers.values("WWW-Authenticate"), method: "INVITE", uri: first.uri.description))
         let second = request(.invite, uri: first.uri.description, from: "\"Alice\" <sip:1001@tandem>;tag=a1", to: "<sip:\(number)@192.0.2.10>",
-                             cseq: 2, body: sdp, headers: [("Authorization", credentials.headerValue)])
+                             cseq: 2, body: sdp, headers: extra + [("Authorization", credentials.headerValue)])
         let out = deliver(.request(second), from: "ws")
         return (second, out)
     }
@@ -139,14 +140,16 @@ final class CallFlowTests: XCTestCase {
     }
 
     /// A browser call answered by the trunk; returns the trunk's INVITE and the browser's 200.
-    private func answeredBrowserCall() throws -> (toTrunk: SIPRequest, okToBrowser: SIPResponse) {
-        let (_, out) = try browserCalls("0123456789")
+    private func answeredBrowserCall(extra: [(String, String)] = []) throws -> (toTrunk: SIPRequest, okToBrowser: SIPResponse) {
+        let (_, out) = try browserCalls("0123456789", extra: extra)
         let toTrunk = try XCTUnwrap(requests(out, to: "trunk").first)
         var ok = toTrunk.makeResponse(200, toTag: "pbx1")
         ok.headers.add("Contact", "<sip:pbx@192.0.2.80:5080>")
         ok.headers.add("Content-Type", "application/sdp")
         ok.body = sdp
         let okToBrowser = try XCTUnwrap(responses(deliver(.response(ok), from: "trunk"), to: "ws-9").first)
+        let to = try XCTUnwrap(okToBrowser.headers["To"])
+        deliver(.request(request(.ack, uri: "sip:tandem@192.0.2.10", from: "<sip:1001@tandem>;tag=a1", to: to, cseq: 2)), from: "ws")
         return (toTrunk, okToBrowser)
     }
 
@@ -172,6 +175,46 @@ final class CallFlowTests: XCTestCase {
         XCTAssertEqual(String(decoding: back.body, as: UTF8.self), "v=0 relayed-answer-from-trunk")
         XCTAssertEqual(media.events.suffix(2), ["offer from web", "answer from trunk"])
         XCTAssertEqual(core.activeCalls, 1)
+    }
+
+    func testSessionIntervalBelowMinSEIsRefusedWith422() throws {
+        let out = try browserCalls("0123456789", extra: [("Session-Expires", "60"), ("Supported", "timer")]).out
+        let refused = try XCTUnwrap(responses(out, to: "ws-9").last)
+        XCTAssertEqual(refused.statusCode, 422)
+        XCTAssertEqual(refused.headers["Min-SE"], "90")
+    }
+
+    func testSessionTimerEndsACallThatIsNeverRefreshed() throws {
+        let (_, ok) = try answeredBrowserCall(extra: [("Session-Expires", "1800;refresher=uas"), ("Supported", "timer")])
+        XCTAssertEqual(ok.headers["Session-Expires"], "1800;refresher=uac", "the caller refreshes")
+        XCTAssertEqual(ok.headers["Require"], "timer")
+        let start = now
+        now = start + .seconds(1799)
+        XCTAssertEqual(sent(core.timeout(now: now)).count, 0)
+        XCTAssertEqual(core.activeCalls, 1)
+        now = start + .seconds(1800)
+        let ended = sent(core.timeout(now: now))
+        XCTAssertEqual(requests(ended, to: "trunk").map(\.method), [.bye])
+        XCTAssertEqual(requests(ended, to: "ws-9").map(\.method), [.bye])
+        XCTAssertEqual(core.activeCalls, 0)
+    }
+
+    func testARefreshKeepsTheSessionAlive() throws {
+        let (_, ok) = try answeredBrowserCall(extra: [("Session-Expires", "120"), ("Supported", "timer")])
+        let start = now
+        now = start + .seconds(60)
+        let refresh = request(.update, uri: "sip:tandem@192.0.2.10", from: "<sip:1001@tandem>;tag=a1", to: try XCTUnwrap(ok.headers["To"]), cseq: 4,
+                              headers: [("Session-Expires", "120;refresher=uac"), ("Supported", "timer")])
+        let update = try XCTUnwrap(requests(deliver(.request(refresh), from: "ws"), to: "trunk").first)
+        XCTAssertEqual(update.method, .update)
+        let back = try XCTUnwrap(responses(deliver(.response(update.makeResponse(200)), from: "trunk"), to: "ws-9").first)
+        XCTAssertEqual(back.headers["Session-Expires"], "120;refresher=uac")
+        now = start + .seconds(150)
+        XCTAssertEqual(requests(sent(core.timeout(now: now)), to: "trunk"), [], "refreshed at 60 s: alive until 180 s")
+        XCTAssertEqual(core.activeCalls, 1)
+        now = start + .seconds(181)
+        _ = core.timeout(now: now)
+        XCTAssertEqual(core.activeCalls, 0)
     }
 
     func testInfoIsRelayedAsIs() throws {
