@@ -26,6 +26,8 @@ struct OutgoingLeg<Destination: Hashable & Sendable>: Sendable {
     var dialog: Dialog?
     var provisionalSeen = false
     var authenticated = false
+    /// The RSeq of the last reliable provisional response acknowledged with PRACK (RFC 3262).
+    var lastRSeq: UInt32?
 }
 
 struct B2BCall<Destination: Hashable & Sendable>: Sendable {

@@ -127,6 +127,7 @@ extension SignalingCore {
         headers.add("CSeq", "1 INVITE")
         headers.add("Contact", endpoint.contact())
         headers.add("Allow", Self.allowed.map(\.rawValue).joined(separator: ", "))
+        headers.add("Supported", "100rel")
         headers.add("Content-Type", "application/sdp")
         let invite = SIPRequest(method: .invite, uri: requestURI, headers: headers, body: offer)
         guard let (bTransaction, events) = try? transactions.send(invite, to: destination, reliable: bReliable, now: now) else {
@@ -163,14 +164,25 @@ extension SignalingCore {
                 call.b.dialog = dialog
                 callByDialog[dialog.id] = callID
             }
+            // A reliable provisional response (RFC 3262 §4) is acknowledged with PRACK; a
+            // retransmission of one already acknowledged is not relayed again.
+            if let required = try? response.headers.list("Require"), required.contains(where: { $0.lowercased() == "100rel" }),
+                let rseqText = response.headers["RSeq"], let rseq = UInt32(SIPGrammarNumber.leading(rseqText).map(String.init) ?? "") {
+                if let last = call.b.lastRSeq, rseq <= last {
+                    calls[callID] = call
+                    return []
+                }
+                call.b.lastRSeq = rseq
+                effects += sendPRACK(for: response, rseq: rseq, call: &call, now: now)
+            }
             if call.cancelPending {
                 call.cancelPending = false
                 calls[callID] = call
-                return sendCancel(call, now: now)
+                return effects + sendCancel(call, now: now)
             }
             guard call.state == .proceeding else {
                 calls[callID] = call
-                return []
+                return effects
             }
             var relayed = call.a.invite.makeResponse(response.statusCode, reason: response.reason, toTag: call.a.localTag)
             relayed.headers.add("Contact", call.a.endpoint.contact())
@@ -189,7 +201,7 @@ extension SignalingCore {
                 callByDialog[dialog.id] = callID
             }
             calls[callID] = call
-            return respond(to: call.a.transaction, with: relayed, now: now)
+            return effects + respond(to: call.a.transaction, with: relayed, now: now)
         case 200..<300:
             // Acknowledge B's 2xx (§13.2.2.4); a retransmitted 2xx gets the same ACK again.
             if call.b.dialog == nil || call.b.dialog?.state == .early {
@@ -511,6 +523,17 @@ extension SignalingCore {
         calls[callID] = call
         guard let (transaction, events) = try? transactions.send(request, to: destination, reliable: reliable, now: now) else { return [] }
         callByClientTransaction[transaction] = callID
+        return handle(events, now: now)
+    }
+
+    /// PRACK for a reliable provisional response on the outgoing leg's early dialog (RFC 3262 §7.2).
+    mutating func sendPRACK(for response: SIPResponse, rseq: UInt32, call: inout B2BCall<Destination>, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        guard var dialog = call.b.dialog, let cseq = try? call.b.invite.headers.cseq() else { return [] }
+        var prack = dialog.makeRequest(.prack, via: call.b.endpoint.via(), contact: nil)
+        prack.headers.add("RAck", "\(rseq) \(cseq.number) INVITE")
+        call.b.dialog = dialog
+        guard let (transaction, events) = try? transactions.send(prack, to: call.b.destination, reliable: call.b.reliable, now: now) else { return [] }
+        callByClientTransaction[transaction] = call.id
         return handle(events, now: now)
     }
 

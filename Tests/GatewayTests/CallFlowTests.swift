@@ -177,6 +177,36 @@ final class CallFlowTests: XCTestCase {
         XCTAssertEqual(core.activeCalls, 1)
     }
 
+    func testReliableEarlyMediaFromTheTrunkIsAcknowledgedWithPRACK() throws {
+        let (_, out) = try browserCalls("0123456789")
+        let toTrunk = try XCTUnwrap(requests(out, to: "trunk").first)
+        XCTAssertEqual(toTrunk.headers["Supported"], "100rel")
+        var progress = toTrunk.makeResponse(183, toTag: "pbx5")
+        progress.headers.add("Require", "100rel")
+        progress.headers.add("RSeq", "7")
+        progress.headers.add("Contact", "<sip:pbx@192.0.2.80:5080>")
+        progress.headers.add("Content-Type", "application/sdp")
+        progress.body = sdp
+        let first = deliver(.response(progress), from: "trunk")
+        let prack = try XCTUnwrap(requests(first, to: "trunk").first)
+        XCTAssertEqual(prack.method, .prack)
+        XCTAssertEqual(prack.headers["RAck"], "7 1 INVITE")
+        XCTAssertEqual(try prack.headers.to().tag, "pbx5")
+        let early = try XCTUnwrap(responses(first, to: "ws-9").first)
+        XCTAssertEqual(early.statusCode, 183)
+        XCTAssertNil(early.headers["Require"], "relayed to the browser unreliably")
+        XCTAssertEqual(String(decoding: early.body, as: UTF8.self), "v=0 relayed-answer-from-trunk")
+        // A retransmission of the same reliable 183 is neither PRACKed nor relayed again.
+        XCTAssertTrue(deliver(.response(progress), from: "trunk").isEmpty)
+        deliver(.response(prack.makeResponse(200)), from: "trunk")
+        var ok = toTrunk.makeResponse(200, toTag: "pbx5")
+        ok.headers.add("Contact", "<sip:pbx@192.0.2.80:5080>")
+        let answered = try XCTUnwrap(responses(deliver(.response(ok), from: "trunk"), to: "ws-9").first)
+        XCTAssertEqual(answered.statusCode, 200)
+        XCTAssertEqual(String(decoding: answered.body, as: UTF8.self), "v=0 relayed-answer-from-trunk", "the early answer stands")
+        XCTAssertEqual(media.events, ["offer from web", "answer from trunk"])
+    }
+
     func testSessionIntervalBelowMinSEIsRefusedWith422() throws {
         let out = try browserCalls("0123456789", extra: [("Session-Expires", "60"), ("Supported", "timer")]).out
         let refused = try XCTUnwrap(responses(out, to: "ws-9").last)
