@@ -305,7 +305,7 @@ final class GatewayEndToEndTests: XCTestCase {
     private func runSipp(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sipp")
-        process.arguments = arguments + ["-nostdin", "-timeout", "60s", "-timeout_error", "-trace_err", "-error_file", directory + "/sipp-load.err"]
+        process.arguments = arguments + ["-nostdin", "-timeout", "120s", "-timeout_error", "-trace_err", "-error_file", directory + "/sipp-load.err"]
         let output = directory + "/sipp-load.out"
         _ = FileManager.default.createFile(atPath: output, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
