@@ -27,54 +27,8 @@ final class WebSocketTransportTests: XCTestCase {
             [SIPListenerSpec(transport: .ws, address: "127.0.0.1", port: 0)], group: group, logger: testLogger(), httpResponder: responder)
     }
 
-    private struct WebSocketClient {
-        let channel: any Channel
-        let frames: Inbox<WebSocketFrame>
-        let response: HTTPResponseHead
-
-        func send(_ text: String, opcode: WebSocketOpcode = .text, fin: Bool = true) async throws {
-            let frame = WebSocketFrame(fin: fin, opcode: opcode, maskKey: .random(), data: ByteBuffer(string: text))
-            try await channel.writeAndFlush(frame).get()
-        }
-
-        func send(code: WebSocketErrorCode, opcode: WebSocketOpcode) async throws {
-            var data = ByteBuffer()
-            data.write(webSocketErrorCode: code)
-            try await channel.writeAndFlush(WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data)).get()
-        }
-    }
-
-    /// Connects and upgrades with NIOWebSocketClientUpgrader, offering the `sip` subprotocol.
-    private func connectWebSocket(port: Int) async throws -> WebSocketClient {
-        let loop = group.next()
-        let frames = Inbox<WebSocketFrame>(eventLoop: loop)
-        let upgraded = loop.makePromise(of: HTTPResponseHead.self)
-        let channel = try await ClientBootstrap(group: loop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let upgrader = NIOWebSocketClientUpgrader(
-                        maxFrameSize: 1 << 16, automaticErrorHandling: false,
-                        upgradePipelineHandler: { channel, response in
-                            channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(InboxHandler<WebSocketFrame>(frames))
-                                upgraded.succeed(response)
-                            }
-                        })
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
-                }
-            }
-            .connect(to: try loopback(port)).get()
-        let headers = HTTPHeaders([("Host", "127.0.0.1:\(port)"), ("Sec-WebSocket-Protocol", "sip"), ("Content-Length", "0")])
-        // Head and end in one go: the server may answer 101 as soon as it has the head, after which
-        // the client pipeline takes only frames.
-        try await loop.flatSubmit {
-            channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: headers)), promise: nil)
-            return channel.writeAndFlush(HTTPClientRequestPart.end(nil))
-        }.get()
-        loop.scheduleTask(in: .seconds(5)) { upgraded.fail(TestTimeout(what: "the WebSocket upgrade")) }
-        let response = try await upgraded.futureResult.get()
-        return WebSocketClient(channel: channel, frames: frames, response: response)
+    private func connectWebSocket(port: Int) async throws -> WebSocketTestConnection {
+        try await WebSocketTestConnection.connect(port: port, group: group)
     }
 
     func testSIPOverWebSocketBothWays() async throws {

@@ -8,24 +8,27 @@ import NIOPosix
 import NIOWebSocket
 import SIP
 
-public struct SIPWebSocketClient: Sendable {
+/// A WebSocket client connection upgraded with the `sip` subprotocol (NIOWebSocketClientUpgrader),
+/// giving raw frames: for transport tests that send fragments or close codes.
+public struct WebSocketTestConnection: Sendable {
     public let channel: any Channel
-    private let frames: Inbox<WebSocketFrame>
+    public let frames: Inbox<WebSocketFrame>
+    public let response: HTTPResponseHead
 
     /// Connects to ws://127.0.0.1:`port` and upgrades.
-    public static func connect(port: Int, group: any EventLoopGroup) async throws -> SIPWebSocketClient {
+    public static func connect(port: Int, group: any EventLoopGroup) async throws -> WebSocketTestConnection {
         let loop = group.next()
         let frames = Inbox<WebSocketFrame>(eventLoop: loop)
-        let upgraded = loop.makePromise(of: Void.self)
+        let upgraded = loop.makePromise(of: HTTPResponseHead.self)
         let channel = try await ClientBootstrap(group: loop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let upgrader = NIOWebSocketClientUpgrader(
-                        maxFrameSize: 1 << 16, automaticErrorHandling: true,
-                        upgradePipelineHandler: { channel, _ in
+                        maxFrameSize: 1 << 16, automaticErrorHandling: false,
+                        upgradePipelineHandler: { channel, response in
                             channel.eventLoop.makeCompletedFuture {
                                 try channel.pipeline.syncOperations.addHandler(InboxHandler<WebSocketFrame>(frames))
-                                upgraded.succeed(())
+                                upgraded.succeed(response)
                             }
                         })
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
@@ -33,18 +36,40 @@ public struct SIPWebSocketClient: Sendable {
             }
             .connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: port)).get()
         let headers = HTTPHeaders([("Host", "127.0.0.1:\(port)"), ("Sec-WebSocket-Protocol", "sip"), ("Content-Length", "0")])
+        // Head and end in one go: the server may answer 101 as soon as it has the head, after which
+        // the client pipeline takes only frames.
         try await loop.flatSubmit {
             channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: headers)), promise: nil)
             return channel.writeAndFlush(HTTPClientRequestPart.end(nil))
         }.get()
         loop.scheduleTask(in: .seconds(5)) { upgraded.fail(TestTimeout(what: "the WebSocket upgrade")) }
-        try await upgraded.futureResult.get()
-        return SIPWebSocketClient(channel: channel, frames: frames)
+        let response = try await upgraded.futureResult.get()
+        return WebSocketTestConnection(channel: channel, frames: frames, response: response)
+    }
+
+    public func send(_ text: String, opcode: WebSocketOpcode = .text, fin: Bool = true) async throws {
+        let frame = WebSocketFrame(fin: fin, opcode: opcode, maskKey: .random(), data: ByteBuffer(string: text))
+        try await channel.writeAndFlush(frame).get()
+    }
+
+    public func send(code: WebSocketErrorCode, opcode: WebSocketOpcode) async throws {
+        var data = ByteBuffer()
+        data.write(webSocketErrorCode: code)
+        try await channel.writeAndFlush(WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data)).get()
+    }
+}
+
+public struct SIPWebSocketClient: Sendable {
+    private let connection: WebSocketTestConnection
+    public var channel: any Channel { connection.channel }
+
+    /// Connects to ws://127.0.0.1:`port` and upgrades.
+    public static func connect(port: Int, group: any EventLoopGroup) async throws -> SIPWebSocketClient {
+        SIPWebSocketClient(connection: try await WebSocketTestConnection.connect(port: port, group: group))
     }
 
     public func send(_ message: SIPMessage) async throws {
-        let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(bytes: message.serialized()))
-        try await channel.writeAndFlush(frame).get()
+        try await connection.send(String(decoding: message.serialized(), as: UTF8.self))
     }
 
     public func send(_ request: SIPRequest) async throws { try await send(.request(request)) }
@@ -53,7 +78,7 @@ public struct SIPWebSocketClient: Sendable {
     /// The next SIP message from the gateway.
     public func next(timeout: TimeAmount = .seconds(10)) async throws -> SIPMessage {
         while true {
-            let frame = try await frames.next(timeout: timeout)
+            let frame = try await connection.frames.next(timeout: timeout)
             guard frame.opcode == .text || frame.opcode == .binary else { continue }
             return try SIPParser.parse(frame.unmaskedData.readableBytesView)
         }
