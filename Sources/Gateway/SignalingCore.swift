@@ -223,8 +223,8 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
             case .request(let request, let id, _):
                 effects += respond(to: id, with: answer(request), now: now)
             case .cancel(let request, let id, _, let invite):
-                let known = invite.flatMap { callByServerTransaction[$0] } != nil
-                effects += respond(to: id, with: request.makeResponse(known || invite != nil ? 200 : 481, toTag: Self.newTag()), now: now)
+                // §9.2: 200 when the INVITE is known (even if already answered), 481 otherwise.
+                effects += respond(to: id, with: request.makeResponse(invite != nil ? 200 : 481, toTag: Self.newTag()), now: now)
                 if let invite { effects += cancelCall(invite: invite, now: now) }
             case .ack(let request, _):
                 acknowledge(request)
