@@ -106,6 +106,7 @@ let package = Package(
             ],
             path: "Tests/Support"),
         .testTarget(name: "TandemConfigTests", dependencies: ["TandemConfig"], exclude: ["Fixtures"]),
+        .testTarget(name: "RTPTests", dependencies: ["RTP", nioCore]),
         .testTarget(name: "SIPTests", dependencies: ["SIP"], exclude: ["Torture"]),
         .testTarget(
             name: "SIPTransportTests",
