@@ -81,6 +81,43 @@ results.append(measure("g711.alaw.encode.20ms", batch: 100, unit: "frames") {
     blackHole(encoded)
 })
 
+// Opus at 8 kHz (no resampler), 20 ms frames, as the transcoding path runs it.
+let opusEncoder = try! OpusVoiceEncoder()
+let opusDecoder = try! OpusVoiceDecoder()
+var opusPacket = [UInt8](repeating: 0, count: 1500)
+var opusLength = 0
+var pcm = [Int16](repeating: 0, count: 160)
+frame.withUnsafeBufferPointer { input in
+    opusPacket.withUnsafeMutableBytes { opusLength = try! opusEncoder.encode(input, into: $0) }
+}
+results.append(measure("opus.encode.20ms.8k", batch: 10, unit: "frames") {
+    frame.withUnsafeBufferPointer { input in
+        opusPacket.withUnsafeMutableBytes { output in
+            for _ in 0..<10 { opusLength = try! opusEncoder.encode(input, into: output) }
+        }
+    }
+})
+results.append(measure("opus.decode.20ms.8k", batch: 10, unit: "frames") {
+    opusPacket[0..<opusLength].withUnsafeBytes { packet in
+        pcm.withUnsafeMutableBufferPointer { output in
+            for _ in 0..<10 { _ = try! opusDecoder.decode(packet, into: output) }
+        }
+    }
+})
+// Both directions of one transcoded call for 20 ms: Opus -> PCM -> µ-law, µ-law -> PCM -> Opus.
+results.append(measure("transcode.call.20ms.both-ways", batch: 10, unit: "frames") {
+    for _ in 0..<10 {
+        opusPacket[0..<opusLength].withUnsafeBytes { packet in
+            pcm.withUnsafeMutableBufferPointer { _ = try! opusDecoder.decode(packet, into: $0) }
+        }
+        pcm.withUnsafeBufferPointer { input in encoded.withUnsafeMutableBufferPointer { MuLaw.encode(input, into: $0) } }
+        encoded.withUnsafeBufferPointer { input in decoded.withUnsafeMutableBufferPointer { MuLaw.decode(input, into: $0) } }
+        decoded.withUnsafeBufferPointer { input in
+            opusPacket.withUnsafeMutableBytes { opusLength = try! opusEncoder.encode(input, into: $0) }
+        }
+    }
+})
+
 var pool = PortPool(portMin: 20000, portMax: 29999)
 results.append(measure("media.portpool.allocate+release", batch: 1000) {
     for _ in 0..<1000 {
