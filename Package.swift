@@ -45,7 +45,7 @@ let package = Package(
         // MARK: Protocol cores: no sockets, no clocks of their own.
         .target(name: "SIP", dependencies: [nioCore, "COpenSSL"]),
         .target(name: "SDP", dependencies: [nioCore]),
-        .target(name: "ICE", dependencies: [nioCore]),
+        .target(name: "ICE", dependencies: [nioCore, "COpenSSL"]),
         .target(name: "DTLS", dependencies: [nioCore, "COpenSSL", "CTandemShims"]),
         .target(name: "SRTP", dependencies: [nioCore, "CSRTP"]),
         .target(name: "RTP", dependencies: [nioCore]),
@@ -123,6 +123,7 @@ let package = Package(
             dependencies: ["Gateway", "SIP", "SIPTransport", "TandemConfig", "TandemTestSupport", nioPosix, logging],
             exclude: ["Scenarios"]),
         .testTarget(name: "ControlTests", dependencies: ["Control"]),
+        .testTarget(name: "ICETests", dependencies: ["ICE"]),
         .testTarget(
             name: "DaemonTests",
             dependencies: ["Control", "tandemd", "tandemctl"],

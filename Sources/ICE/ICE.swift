@@ -1,6 +1,8 @@
-// Namespace of the ICE core: the STUN codec (RFC 8489) and the ICE-lite agent with consent
-// freshness (RFC 8445 §2.5, RFC 7675). The module is declared now so the target graph is in
-// place; its contents arrive with the WebRTC media leg.
+// Namespace of the ICE core: the STUN codec (RFC 8489, STUNMessage.swift, STUNAttribute.swift,
+// STUNCrypto.swift) and the ICE-lite agent with consent freshness (RFC 8445 §2.5, RFC 7675,
+// ICELiteAgent.swift). Sans-IO: the media engine demultiplexes datagrams (RFC 7983), feeds STUN
+// ones to the agent with the time, sends what it returns and asks it which addresses may carry
+// media.
 
 /// The ICE core's namespace.
 public enum ICE {
