@@ -153,6 +153,18 @@ final class ICELiteAgentTests: XCTestCase {
         XCTAssertTrue(agent.permitted(browser2))
     }
 
+    func testTheDriverCanSpeakInSocketAddressesAndByteBuffers() throws {
+        var agent = makeAgent()
+        let request = peer.check(to: agent.localCredentials, useCandidate: true)
+        let output = agent.receive(
+            ByteBuffer(bytes: request.bytes), from: browser1.socketAddress, to: hostB.socketAddress, now: at(1))
+        XCTAssertEqual(output.events, [.selected(browser1)])
+        XCTAssertEqual(output.datagrams.first?.source, hostB)
+        XCTAssertEqual(agent.selectedPair, ICECandidatePair(local: hostB, remote: browser1))
+        XCTAssertTrue(agent.permitted(try SocketAddress(ipAddress: "203.0.113.5", port: 61000)))
+        XCTAssertFalse(agent.permitted(try SocketAddress(ipAddress: "203.0.113.5", port: 61002)))
+    }
+
     func testNominationSelectsThePair() {
         var agent = makeAgent()
         check(&agent, from: browser1, at: 1)
