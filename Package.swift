@@ -108,6 +108,7 @@ let package = Package(
         .testTarget(name: "TandemConfigTests", dependencies: ["TandemConfig"], exclude: ["Fixtures"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP", nioCore]),
         .testTarget(name: "SIPTests", dependencies: ["SIP"], exclude: ["Torture"]),
+        .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(
             name: "SIPTransportTests",
             dependencies: [
