@@ -19,15 +19,15 @@ public struct TelephoneEventFormat: Sendable, Hashable {
 
 /// The peer's ICE parameters.
 public struct RemoteICEParameters: Sendable, Hashable {
-    public var credentials: ICECredentials
-    public var candidates: [ICECandidate]
+    public var credentials: SDPICECredentials
+    public var candidates: [SDPCandidate]
     public var isLite: Bool
     public var options: [String]
     /// Whether the peer wrote `a=end-of-candidates`.
     public var endOfCandidates: Bool
 
     public init(
-        credentials: ICECredentials, candidates: [ICECandidate], isLite: Bool = false, options: [String] = [],
+        credentials: SDPICECredentials, candidates: [SDPCandidate], isLite: Bool = false, options: [String] = [],
         endOfCandidates: Bool = false
     ) {
         self.credentials = credentials

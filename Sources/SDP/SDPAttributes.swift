@@ -10,7 +10,7 @@
 //   setup                   RFC 4145 §4, RFC 8842 §5
 //   ssrc                    RFC 5576 §4.1
 //   msid                    RFC 8830 §2
-// ICE attributes (candidate, ice-ufrag, …) are in ICECandidate.swift.
+// ICE attributes (candidate, ice-ufrag, …) are in SDPCandidate.swift.
 
 /// `a=rtpmap:<pt> <encoding>/<clock>[/<channels>]`.
 public struct RTPMap: Sendable, Hashable {

@@ -1,5 +1,5 @@
 // Reading and editing attributes on a session or a media description: lookups by name, typed
-// accessors for the attributes of SDPAttributes.swift and ICECandidate.swift, and the
+// accessors for the attributes of SDPAttributes.swift and SDPCandidate.swift, and the
 // session-then-media fallback for attributes that may sit at either level (ICE credentials,
 // fingerprint, setup, direction: RFC 8839 §5.4, RFC 8122 §5, RFC 3264 §5.1). Typed accessors
 // skip values that do not parse; `parsed…` variants throw instead.
@@ -46,7 +46,7 @@ extension SDPAttributeContainer {
     public var rtcpFeedback: [RTCPFeedback] { parsedAll("rtcp-fb", RTCPFeedback.init(parsing:)) }
     public var extensionMaps: [ExtensionMap] { parsedAll("extmap", ExtensionMap.init(parsing:)) }
     public var groups: [MediaGroup] { parsedAll("group", MediaGroup.init(parsing:)) }
-    public var candidates: [ICECandidate] { parsedAll("candidate", ICECandidate.init(parsing:)) }
+    public var candidates: [SDPCandidate] { parsedAll("candidate", SDPCandidate.init(parsing:)) }
     public var fingerprints: [Fingerprint] { parsedAll("fingerprint", Fingerprint.init(parsing:)) }
     public var ssrcAttributes: [SSRCAttribute] { parsedAll("ssrc", SSRCAttribute.init(parsing:)) }
     public var mediaStreamIDs: [MediaStreamID] { parsedAll("msid", MediaStreamID.init(parsing:)) }
@@ -65,9 +65,9 @@ extension SDPAttributeContainer {
     public var iceUfrag: String? { attributeValues("ice-ufrag").first }
     public var icePwd: String? { attributeValues("ice-pwd").first }
     /// Both `a=ice-ufrag` and `a=ice-pwd`, when both are present at this level.
-    public var iceCredentials: ICECredentials? {
+    public var iceCredentials: SDPICECredentials? {
         guard let iceUfrag, let icePwd else { return nil }
-        return ICECredentials(ufrag: iceUfrag, pwd: icePwd)
+        return SDPICECredentials(ufrag: iceUfrag, pwd: icePwd)
     }
     /// `a=ice-options:` tokens (`trickle`, `ice2`, …).
     public var iceOptions: [String] { attributeValues("ice-options").flatMap { $0.split(separator: " ").map(String.init) } }
@@ -98,8 +98,8 @@ extension SDPAttributeContainer {
     }
 
     /// Throws on the first `a=candidate` value that does not parse.
-    public func parsedCandidates() throws -> [ICECandidate] {
-        try attributeValues("candidate").map(ICECandidate.init(parsing:))
+    public func parsedCandidates() throws -> [SDPCandidate] {
+        try attributeValues("candidate").map(SDPCandidate.init(parsing:))
     }
 
     /// Throws on the first `a=fingerprint` value that does not parse.
@@ -123,11 +123,11 @@ extension MediaDescription {
     }
 
     /// ICE credentials from this section, else from the session level (RFC 8839 §5.4).
-    public func effectiveICECredentials(in session: SessionDescription) -> ICECredentials? {
+    public func effectiveICECredentials(in session: SessionDescription) -> SDPICECredentials? {
         let ufrag = iceUfrag ?? session.iceUfrag
         let pwd = icePwd ?? session.icePwd
         guard let ufrag, let pwd else { return nil }
-        return ICECredentials(ufrag: ufrag, pwd: pwd)
+        return SDPICECredentials(ufrag: ufrag, pwd: pwd)
     }
 
     /// Fingerprints from this section, else from the session level (RFC 8122 §5).

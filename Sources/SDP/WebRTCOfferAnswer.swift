@@ -11,10 +11,10 @@
 /// The local side of a WebRTC leg: who we are, where we listen, and our DTLS certificate.
 public struct WebRTCLocalParameters: Sendable, Hashable {
     public var origin: SDPOrigin
-    public var iceCredentials: ICECredentials
-    /// Local candidates (host ones for an ICE-lite gateway: see `ICECandidate.host`). The first
+    public var iceCredentials: SDPICECredentials
+    /// Local candidates (host ones for an ICE-lite gateway: see `SDPCandidate.host`). The first
     /// UDP candidate is the default written in `c=` and the `m=` port.
-    public var candidates: [ICECandidate]
+    public var candidates: [SDPCandidate]
     /// Our certificate's fingerprint.
     public var fingerprint: Fingerprint
     /// The DTLS role to answer an `actpass` offer with: `.passive` (the browser connects) or
@@ -34,7 +34,7 @@ public struct WebRTCLocalParameters: Sendable, Hashable {
     public var msid: MediaStreamID?
 
     public init(
-        origin: SDPOrigin, iceCredentials: ICECredentials, candidates: [ICECandidate], fingerprint: Fingerprint,
+        origin: SDPOrigin, iceCredentials: SDPICECredentials, candidates: [SDPCandidate], fingerprint: Fingerprint,
         setupTowardActpass: SetupRole = .passive, iceLite: Bool = true, direction: MediaDirection = .sendrecv,
         headerExtensions: [String] = [ExtensionMap.audioLevel, ExtensionMap.mid], rtcpFeedback: Set<String> = [],
         ssrc: UInt32? = nil, cname: String? = nil, msid: MediaStreamID? = nil

@@ -47,7 +47,7 @@ final class SDPAttributeTests: XCTestCase {
     }
 
     func testCandidatesFollowTheRFC8839Grammar() throws {
-        let srflx = try ICECandidate(
+        let srflx = try SDPCandidate(
             parsing:
                 "842163049 1 udp 1686052607 203.0.113.7 61002 typ srflx raddr 192.0.2.20 rport 54321 generation 0 network-id 1")
         XCTAssertEqual(srflx.type, .serverReflexive)
@@ -58,22 +58,22 @@ final class SDPAttributeTests: XCTestCase {
             srflx.attributeValue,
             "842163049 1 udp 1686052607 203.0.113.7 61002 typ srflx raddr 192.0.2.20 rport 54321 generation 0 network-id 1")
 
-        let tcp = try ICECandidate(parsing: "candidate:1 1 TCP 2105524479 192.0.2.31 9 typ host tcptype active")
+        let tcp = try SDPCandidate(parsing: "candidate:1 1 TCP 2105524479 192.0.2.31 9 typ host tcptype active")
         XCTAssertFalse(tcp.isUDP)
         XCTAssertEqual(tcp.extensions.first?.value, "active")
-        let mdns = try ICECandidate(parsing: "3348148302 1 udp 2113937151 6f0b8c1e-2a3d.local 64420 typ host")
+        let mdns = try SDPCandidate(parsing: "3348148302 1 udp 2113937151 6f0b8c1e-2a3d.local 64420 typ host")
         XCTAssertEqual(mdns.address, "6f0b8c1e-2a3d.local")
 
         for bad in [
             "1 1 udp 1 192.0.2.1 5000 host", "1 0 udp 1 192.0.2.1 5000 typ host", "1 1 udp 99999999999 192.0.2.1 5000 typ host",
             "1 1 udp 1 192.0.2.1 70000 typ host", "f_o 1 udp 1 192.0.2.1 5000 typ host", "1 1 udp 1 192.0.2.1 5000 typ host generation",
         ] {
-            XCTAssertThrowsError(try ICECandidate(parsing: bad), bad)
+            XCTAssertThrowsError(try SDPCandidate(parsing: bad), bad)
         }
     }
 
     func testHostCandidatePriorityFollowsRFC8445() {
-        let candidate = ICECandidate.host(address: "2001:db8::5", port: 40000)
+        let candidate = SDPCandidate.host(address: "2001:db8::5", port: 40000)
         XCTAssertEqual(candidate.priority, 126 << 24 | 65535 << 8 | 255)
         XCTAssertEqual(candidate.attributeValue, "1 1 UDP 2130706431 2001:db8::5 40000 typ host")
     }
@@ -91,7 +91,7 @@ final class SDPAttributeTests: XCTestCase {
         let audio = offer.media[0]
         XCTAssertEqual(offer.bundleGroup?.identifiers, ["0", "1", "2"])
         XCTAssertEqual(audio.mid, "0")
-        XCTAssertEqual(audio.iceCredentials, ICECredentials(ufrag: "EsAw", pwd: "P2uYro0UCOQ4zxjKXaWCBui1"))
+        XCTAssertEqual(audio.iceCredentials, SDPICECredentials(ufrag: "EsAw", pwd: "P2uYro0UCOQ4zxjKXaWCBui1"))
         XCTAssertEqual(audio.iceOptions, ["trickle"])
         XCTAssertEqual(audio.setup, .actpass)
         XCTAssertEqual(audio.direction, .sendrecv)

@@ -8,12 +8,12 @@ final class WebRTCOfferAnswerTests: XCTestCase {
         hex: "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99")
 
     private func local(
-        candidates: [ICECandidate] = [.host(address: "192.0.2.1", port: 40000)], setup: SetupRole = .passive,
+        candidates: [SDPCandidate] = [.host(address: "192.0.2.1", port: 40000)], setup: SetupRole = .passive,
         direction: MediaDirection = .sendrecv, rtcpFeedback: Set<String> = []
     ) -> WebRTCLocalParameters {
         WebRTCLocalParameters(
             origin: SDPOrigin(username: "tandem", sessionID: 77, sessionVersion: 1, address: "192.0.2.1"),
-            iceCredentials: ICECredentials(ufrag: "tndm", pwd: "abcdefghijklmnopqrstuvwx"), candidates: candidates,
+            iceCredentials: SDPICECredentials(ufrag: "tndm", pwd: "abcdefghijklmnopqrstuvwx"), candidates: candidates,
             fingerprint: fingerprint, setupTowardActpass: setup, direction: direction, rtcpFeedback: rtcpFeedback)
     }
 
@@ -57,7 +57,7 @@ final class WebRTCOfferAnswerTests: XCTestCase {
         XCTAssertEqual(audio.direction, .sendrecv)
         XCTAssertTrue(audio.isRTCPMux)
         XCTAssertTrue(audio.isRTCPReducedSize)
-        XCTAssertEqual(audio.iceCredentials, ICECredentials(ufrag: "tndm", pwd: "abcdefghijklmnopqrstuvwx"))
+        XCTAssertEqual(audio.iceCredentials, SDPICECredentials(ufrag: "tndm", pwd: "abcdefghijklmnopqrstuvwx"))
         XCTAssertEqual(audio.fingerprints, [fingerprint])
         XCTAssertEqual(audio.candidates, [.host(address: "192.0.2.1", port: 40000)])
         XCTAssertTrue(audio.isEndOfCandidates)
@@ -78,7 +78,7 @@ final class WebRTCOfferAnswerTests: XCTestCase {
         XCTAssertEqual(negotiated.remoteFormatParameters?.value(of: "useinbandfec"), "1")
         XCTAssertEqual(negotiated.remoteSSRC, 1_001_211_395)
         XCTAssertTrue(negotiated.rtcpMux)
-        XCTAssertEqual(negotiated.remoteICE?.credentials, ICECredentials(ufrag: "EsAw", pwd: "P2uYro0UCOQ4zxjKXaWCBui1"))
+        XCTAssertEqual(negotiated.remoteICE?.credentials, SDPICECredentials(ufrag: "EsAw", pwd: "P2uYro0UCOQ4zxjKXaWCBui1"))
         XCTAssertEqual(negotiated.remoteICE?.candidates.count, 2)
         XCTAssertEqual(negotiated.remoteICE?.options, ["trickle"])
         XCTAssertEqual(negotiated.remoteDTLS?.remoteSetup, .actpass)

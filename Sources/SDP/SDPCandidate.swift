@@ -1,8 +1,11 @@
 // ICE in SDP (RFC 8839): the `a=candidate` grammar (§5.1), host candidate priorities
 // (RFC 8445 §5.1.2), and the credentials carried by `a=ice-ufrag`/`a=ice-pwd` (§5.4).
+//
+// The types are named SDP… to stay apart from the ICE target's own candidate and credential
+// types; the application converts between them.
 
 /// One `a=candidate:` value.
-public struct ICECandidate: Sendable, Hashable {
+public struct SDPCandidate: Sendable, Hashable {
     public enum CandidateType: Sendable, Hashable {
         case host, serverReflexive, peerReflexive, relayed
         case other(String)
@@ -65,9 +68,9 @@ public struct ICECandidate: Sendable, Hashable {
     /// local preference (65535 for a single address; lower ones for less preferred addresses).
     public static func host(
         address: String, port: Int, foundation: String = "1", component: Int = 1, localPreference: UInt16 = 65535
-    ) -> ICECandidate {
+    ) -> SDPCandidate {
         let priority = (UInt32(126) << 24) | (UInt32(localPreference) << 8) | UInt32(256 - component)
-        return ICECandidate(
+        return SDPCandidate(
             foundation: foundation, component: component, priority: priority, address: address, port: port, type: .host)
     }
 
@@ -127,7 +130,7 @@ public struct ICECandidate: Sendable, Hashable {
 
     public var isUDP: Bool { transport.uppercased() == "UDP" }
 
-    public static func == (lhs: ICECandidate, rhs: ICECandidate) -> Bool {
+    public static func == (lhs: SDPCandidate, rhs: SDPCandidate) -> Bool {
         lhs.attributeValue == rhs.attributeValue
     }
 
@@ -135,7 +138,7 @@ public struct ICECandidate: Sendable, Hashable {
 }
 
 /// `a=ice-ufrag` and `a=ice-pwd` (RFC 8839 §5.4).
-public struct ICECredentials: Sendable, Hashable {
+public struct SDPICECredentials: Sendable, Hashable {
     /// 4–256 ice-chars.
     public var ufrag: String
     /// 22–256 ice-chars.
