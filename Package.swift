@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "SDP", dependencies: [nioCore]),
         .target(name: "ICE", dependencies: [nioCore, "COpenSSL"]),
         .target(name: "DTLS", dependencies: [nioCore, "COpenSSL", "CTandemShims"]),
-        .target(name: "SRTP", dependencies: [nioCore, "CSRTP"]),
+        .target(name: "SRTP", dependencies: [nioCore, "CSRTP", "DTLS"]),
         .target(name: "RTP", dependencies: [nioCore]),
         .target(name: "AudioCodecs", dependencies: [nioCore, "COpus", "CSpanDSP", "CTandemShims"]),
 
@@ -119,6 +119,7 @@ let package = Package(
             ]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["DTLS", "SRTP", "AudioCodecs"]),
         .testTarget(name: "MediaEngineTests", dependencies: ["MediaEngine"]),
+        .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: ["Gateway", "SIP", "SIPTransport", "TandemConfig", "TandemTestSupport", nioPosix, logging],

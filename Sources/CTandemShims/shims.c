@@ -4,6 +4,7 @@
 #include <opus/opus.h>
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
+#include <sys/time.h>
 #include <spandsp/version.h>
 
 const char *tandem_openssl_version(void) { return OpenSSL_version(OPENSSL_VERSION); }
@@ -34,3 +35,24 @@ int tandem_ssl_ctx_set_proto_versions(struct ssl_ctx_st *ctx, int minVersion, in
     if (SSL_CTX_set_min_proto_version(ctx, minVersion) != 1) return 0;
     return SSL_CTX_set_max_proto_version(ctx, maxVersion) == 1;
 }
+
+int tandem_dtls_set_mtu(struct ssl_st *ssl, long mtu) {
+    SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU);
+    if (SSL_set_mtu(ssl, mtu) != 1) return 0;
+    return DTLS_set_link_mtu(ssl, mtu) == 1;
+}
+
+int tandem_dtls_get_timeout(struct ssl_st *ssl, int64_t *remainingMicroseconds) {
+    struct timeval remaining = {0, 0};
+    if (DTLSv1_get_timeout(ssl, &remaining) != 1) return 0;
+    *remainingMicroseconds = (int64_t)remaining.tv_sec * 1000000 + (int64_t)remaining.tv_usec;
+    return 1;
+}
+
+int tandem_dtls_handle_timeout(struct ssl_st *ssl) { return (int)DTLSv1_handle_timeout(ssl); }
+
+void tandem_bio_set_retry_read(struct bio_st *bio) { BIO_set_retry_read(bio); }
+
+void tandem_bio_clear_retry_flags(struct bio_st *bio) { BIO_clear_retry_flags(bio); }
+
+long tandem_bio_get_mem_data(struct bio_st *bio, char **data) { return BIO_get_mem_data(bio, data); }

@@ -8,6 +8,8 @@
 
 struct OpusEncoder;
 struct ssl_ctx_st;
+struct ssl_st;
+struct bio_st;
 
 /// OpenSSL's runtime version text ("OpenSSL 3.0.x ..."); OpenSSL_version(OPENSSL_VERSION).
 const char *tandem_openssl_version(void);
@@ -28,5 +30,26 @@ int tandem_opus_set_complexity(struct OpusEncoder *enc, int32_t complexity);
 
 /// SSL_CTX_set_min_proto_version / SSL_CTX_set_max_proto_version (macros in OpenSSL 3).
 int tandem_ssl_ctx_set_proto_versions(struct ssl_ctx_st *ctx, int minVersion, int maxVersion);
+
+/// SSL_OP_NO_QUERY_MTU, then SSL_set_mtu and DTLS_set_link_mtu (SSL_ctrl macros): a fixed
+/// datagram size the record layer never probes.
+int tandem_dtls_set_mtu(struct ssl_st *ssl, long mtu);
+
+/// DTLSv1_get_timeout (an SSL_ctrl macro): 1 and the remaining microseconds while the
+/// retransmission timer runs, 0 when it is stopped.
+int tandem_dtls_get_timeout(struct ssl_st *ssl, int64_t *remainingMicroseconds);
+
+/// DTLSv1_handle_timeout (an SSL_ctrl macro): 1 when a flight was retransmitted, 0 when the timer
+/// had not expired, -1 on a fatal error (too many retransmissions).
+int tandem_dtls_handle_timeout(struct ssl_st *ssl);
+
+/// BIO_set_retry_read (a macro over BIO_set_flags).
+void tandem_bio_set_retry_read(struct bio_st *bio);
+
+/// BIO_clear_retry_flags (a macro over BIO_clear_flags).
+void tandem_bio_clear_retry_flags(struct bio_st *bio);
+
+/// BIO_get_mem_data (a BIO_ctrl macro): the bytes a memory BIO holds.
+long tandem_bio_get_mem_data(struct bio_st *bio, char **data);
 
 #endif
