@@ -38,9 +38,11 @@ int tandem_ssl_ctx_set_proto_versions(struct ssl_ctx_st *ctx, int minVersion, in
 
 int tandem_dtls_set_mtu(struct ssl_st *ssl, long mtu) {
     SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU);
-    if (SSL_set_mtu(ssl, mtu) != 1) return 0;
+    if (SSL_set_mtu(ssl, mtu) <= 0) return 0;  /* returns the MTU it set */
     return DTLS_set_link_mtu(ssl, mtu) == 1;
 }
+
+void tandem_ssl_disable_session_tickets(struct ssl_st *ssl) { SSL_set_options(ssl, SSL_OP_NO_TICKET); }
 
 int tandem_dtls_get_timeout(struct ssl_st *ssl, int64_t *remainingMicroseconds) {
     struct timeval remaining = {0, 0};

@@ -9,8 +9,8 @@
 // the expiry of that interval against its own clock, so `timeout(now:)` re-arms for the remainder
 // when OpenSSL's clock says the interval has not quite passed.
 //
-// Records leave one per datagram and the record layer never exceeds the configured MTU
-// (RFC 6347 §4.1.1); handshake messages larger than the MTU are fragmented by OpenSSL, and
+// Datagrams carry whole records and never exceed the configured MTU (RFC 6347 §4.1.1): OpenSSL
+// packs a flight's records up to the MTU; handshake messages larger than the MTU are fragmented, and
 // fragmented or retransmitted messages from the peer are reassembled or ignored by it.
 
 import COpenSSL
@@ -158,6 +158,7 @@ public final class DTLSEndpoint {
         guard tandem_dtls_set_mtu(ssl, configuration.mtu) == 1 else {
             throw DTLSError.fromQueue("cannot set the DTLS MTU to \(configuration.mtu)")
         }
+        tandem_ssl_disable_session_tickets(ssl)
         DTLS_set_timer_cb(ssl, dtlsTimerCallback)
         SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, dtlsVerifyCallback)
         switch role {

@@ -2,7 +2,9 @@
 // DTLS record travels in one datagram; a datagram may carry several records). OpenSSL 3.0 has no
 // BIO_s_dgram_mem, and a plain memory BIO would merge the records of a flight into one byte
 // stream, so the read BIO hands OpenSSL exactly one received datagram per read and the write BIO
-// keeps every write (one record, or one record with fragments within the MTU) as its own datagram.
+// keeps every write as its own datagram. During a handshake OpenSSL's buffering BIO packs the
+// records of a flight and flushes before the next record would pass the MTU, so a write is one or
+// more whole records within the MTU; outside a handshake each record is one write.
 
 import COpenSSL
 import CTandemShims

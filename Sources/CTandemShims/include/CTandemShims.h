@@ -35,6 +35,9 @@ int tandem_ssl_ctx_set_proto_versions(struct ssl_ctx_st *ctx, int minVersion, in
 /// datagram size the record layer never probes.
 int tandem_dtls_set_mtu(struct ssl_st *ssl, long mtu);
 
+/// SSL_OP_NO_TICKET (an SSL_OP_BIT macro): no session tickets; WebRTC never resumes sessions.
+void tandem_ssl_disable_session_tickets(struct ssl_st *ssl);
+
 /// DTLSv1_get_timeout (an SSL_ctrl macro): 1 and the remaining microseconds while the
 /// retransmission timer runs, 0 when it is stopped.
 int tandem_dtls_get_timeout(struct ssl_st *ssl, int64_t *remainingMicroseconds);
