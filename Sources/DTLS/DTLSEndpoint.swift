@@ -216,7 +216,9 @@ public final class DTLSEndpoint {
     public func receive(_ datagram: [UInt8], now: NIODeadline) -> DTLSOutput {
         switch state {
         case .idle:
-            // A server that was not started explicitly starts on the first ClientHello.
+            // A server that was not started explicitly starts on the first ClientHello; a client
+            // speaks first, so nothing can be for it yet.
+            guard role == .server else { return DTLSOutput() }
             state = .handshaking
         case .handshaking, .connected: break
         case .failed, .closed: return DTLSOutput()

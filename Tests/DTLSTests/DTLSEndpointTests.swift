@@ -115,6 +115,30 @@ final class DTLSEndpointTests: XCTestCase {
         XCTAssertNil(pair.server.nextDeadline)
     }
 
+    func testRetransmissionIntervalDoublesPerTimeout() throws {
+        let pair = try HandshakePair(clientConfiguration: fastRetransmission)
+        let start = NIODeadline.now()
+        let hello = pair.client.start(now: start)
+        XCTAssertEqual(hello.datagrams.count, 1)
+        XCTAssertEqual(pair.client.nextDeadline, start + .milliseconds(60))
+        var now = start
+        for expected in [120, 240] {
+            usleep(UInt32(clamping: (pair.client.nextDeadline! - NIODeadline.now()).nanoseconds / 1000 + 1000))
+            now = .now()
+            let retransmission = pair.client.timeout(now: now)
+            XCTAssertEqual(retransmission.datagrams.count, 1)
+            XCTAssertEqual(DTLSRecord.parse(retransmission.datagrams[0]).first?.handshakeType, 1, "ClientHello again")
+            XCTAssertNotEqual(retransmission.datagrams[0], hello.datagrams[0], "with a new record number")
+            XCTAssertEqual(pair.client.nextDeadline, now + .milliseconds(Int64(expected)))
+        }
+    }
+
+    func testClientIgnoresDatagramsBeforeItStarts() throws {
+        let pair = try HandshakePair()
+        XCTAssertEqual(pair.client.receive([0x16, 0xFE, 0xFD], now: .uptimeNanoseconds(0)), DTLSOutput())
+        XCTAssertEqual(pair.client.state, .idle)
+    }
+
     func testLostClientHelloIsRetransmittedWhenTheDeadlinePasses() throws {
         let pair = try HandshakePair(clientConfiguration: fastRetransmission, serverConfiguration: fastRetransmission)
         pair.dropFromClient = { index, _ in index < 2 }  // the ClientHello and its first retransmission
