@@ -1,0 +1,213 @@
+// The browser side of one call on one UDP socket, sans-IO: datagrams are demultiplexed by their
+// first byte (RFC 7983): STUN to the ICE-lite agent, DTLS to the DTLS endpoint, SRTP and SRTCP to
+// libsrtp once DTLS has produced keys (RFC 5764). The security rules of RFC 8445/7675/8827 hold
+// here: DTLS and media are accepted only from addresses that passed an ICE check, media is sent
+// only to the selected pair while consent lasts, and nothing is sent before DTLS is connected.
+// The IO driver owns the socket and the clock and carries out what this returns.
+
+import DTLS
+import ICE
+import NIOCore
+import RTP
+import SRTP
+
+/// What happened on a WebRTC leg.
+public enum WebRTCLegEvent: Sendable, Equatable {
+    /// ICE selected (or switched to) this remote address.
+    case selected(SocketAddress)
+    /// DTLS is up with this SRTP profile; media can flow.
+    case connected(SRTPProtectionProfile)
+    /// The leg cannot continue: the reason goes into the BYE's Reason header.
+    case failed(String)
+}
+
+/// Counters for call detail status.
+public struct WebRTCLegCounters: Sendable, Equatable {
+    public var rtpReceived = 0
+    public var rtcpReceived = 0
+    public var rtpSent = 0
+    /// SRTP or SRTCP that failed authentication or replay checks (dropped).
+    public var srtpDropped = 0
+    /// Datagrams from addresses that never passed an ICE check (dropped).
+    public var unpermittedDropped = 0
+    public var unknownDropped = 0
+}
+
+/// What the driver must do after an input.
+public struct WebRTCLegOutput: Sendable {
+    /// Datagrams to send, with their destination.
+    public var datagrams: [(bytes: [UInt8], to: SocketAddress)] = []
+    public var events: [WebRTCLegEvent] = []
+    /// Decrypted RTP packets for the bridge.
+    public var rtp: [[UInt8]] = []
+    /// Decrypted RTCP compound packets.
+    public var rtcp: [[UInt8]] = []
+
+    public init() {}
+
+    mutating func append(_ other: WebRTCLegOutput) {
+        datagrams += other.datagrams
+        events += other.events
+        rtp += other.rtp
+        rtcp += other.rtcp
+    }
+}
+
+public final class WebRTCLegCore {
+    private var ice: ICELiteAgent
+    private let dtls: DTLSEndpoint
+    private var dtlsStarted = false
+    private var inbound: SRTPSession?
+    private var outbound: SRTPSession?
+    private var selected: SocketAddress?
+    public private(set) var counters = WebRTCLegCounters()
+    public private(set) var profile: SRTPProtectionProfile?
+    private var failed = false
+
+    /// - Parameters:
+    ///   - dtlsRole: `.server` when Tandem answered `setup:passive` (toward an actpass offer),
+    ///     `.client` when it is `active`.
+    public init(ice: ICELiteAgent, certificate: DTLSCertificate, dtlsRole: DTLSRole, srtpProfiles: [SRTPProtectionProfile],
+                remoteFingerprint: CertificateFingerprint) throws {
+        self.ice = ice
+        dtls = try DTLSEndpoint(role: dtlsRole, certificate: certificate, srtpProfiles: srtpProfiles, expectedRemoteFingerprint: remoteFingerprint)
+    }
+
+    public var localICECredentials: ICECredentials { ice.localCredentials }
+
+    /// Whether SRTP keys exist and a pair is selected: media can be sent.
+    public var isConnected: Bool { outbound != nil && selected != nil && !failed }
+
+    public var nextDeadline: NIODeadline? { [ice.nextDeadline, dtls.nextDeadline].compactMap { $0 }.min() }
+
+    // MARK: Input
+
+    /// Handles one datagram from `source` that arrived on the leg's socket.
+    public func receive(_ datagram: [UInt8], from source: SocketAddress, now: NIODeadline) -> WebRTCLegOutput {
+        var output = WebRTCLegOutput()
+        guard !failed else { return output }
+        switch PacketKind.classify(datagram) {
+        case .stun:
+            guard let remote = ICETransportAddress(source) else { return output }
+            handle(ice.receive(datagram, from: remote, now: now), into: &output, now: now)
+        case .dtls:
+            guard ice.permitted(source) else {
+                counters.unpermittedDropped += 1
+                return output
+            }
+            handle(dtls.receive(datagram, now: now), into: &output)
+        case .rtp:
+            guard ice.permitted(source), let inbound else {
+                counters.unpermittedDropped += 1
+                return output
+            }
+            var packet = datagram
+            do {
+                try inbound.unprotect(rtp: &packet)
+                counters.rtpReceived += 1
+                output.rtp.append(packet)
+            } catch {
+                counters.srtpDropped += 1
+            }
+        case .rtcp:
+            guard ice.permitted(source), let inbound else {
+                counters.unpermittedDropped += 1
+                return output
+            }
+            var packet = datagram
+            do {
+                try inbound.unprotectRTCP(&packet)
+                counters.rtcpReceived += 1
+                output.rtcp.append(packet)
+            } catch {
+                counters.srtpDropped += 1
+            }
+        case .unknown:
+            counters.unknownDropped += 1
+        }
+        return output
+    }
+
+    /// Encrypts and sends an RTP packet to the selected pair; nothing before DTLS is up.
+    public func send(rtp packet: [UInt8]) -> WebRTCLegOutput {
+        var output = WebRTCLegOutput()
+        guard isConnected, let outbound, let selected else { return output }
+        var protected = packet
+        guard (try? outbound.protect(rtp: &protected)) != nil else { return output }
+        counters.rtpSent += 1
+        output.datagrams.append((protected, selected))
+        return output
+    }
+
+    /// Encrypts and sends an RTCP compound packet to the selected pair.
+    public func send(rtcp packet: [UInt8]) -> WebRTCLegOutput {
+        var output = WebRTCLegOutput()
+        guard isConnected, let outbound, let selected else { return output }
+        var protected = packet
+        guard (try? outbound.protectRTCP(&protected)) != nil else { return output }
+        output.datagrams.append((protected, selected))
+        return output
+    }
+
+    /// Runs the ICE and DTLS timers that are due.
+    public func timeout(now: NIODeadline) -> WebRTCLegOutput {
+        var output = WebRTCLegOutput()
+        guard !failed else { return output }
+        if let deadline = ice.nextDeadline, deadline <= now { handle(ice.timeout(now: now), into: &output, now: now) }
+        if let deadline = dtls.nextDeadline, deadline <= now { handle(dtls.timeout(now: now), into: &output) }
+        return output
+    }
+
+    // MARK: Helpers
+
+    private func handle(_ result: ICEAgentOutput, into output: inout WebRTCLegOutput, now: NIODeadline) {
+        for datagram in result.datagrams {
+            output.datagrams.append((datagram.bytes, datagram.destination.socketAddress))
+        }
+        for event in result.events {
+            switch event {
+            case .selected(let remote):
+                selected = remote.socketAddress
+                output.events.append(.selected(remote.socketAddress))
+                // As DTLS client, the handshake starts once there is a checked path (RFC 8842 §5).
+                if dtls.role == .client && !dtlsStarted {
+                    dtlsStarted = true
+                    handle(dtls.start(now: now), into: &output)
+                }
+            case .failed:
+                fail("ICE failed: no check succeeded", into: &output)
+            case .consentExpired:
+                fail("ICE consent expired", into: &output)
+            }
+        }
+    }
+
+    private func handle(_ result: DTLSOutput, into output: inout WebRTCLegOutput) {
+        if let destination = selected {
+            for datagram in result.datagrams { output.datagrams.append((datagram, destination)) }
+        }
+        for event in result.events {
+            switch event {
+            case .connected(let profile, let keys):
+                do {
+                    inbound = try SRTPSession(profile: profile, keyingMaterial: keys, role: dtls.role, direction: .inbound)
+                    outbound = try SRTPSession(profile: profile, keyingMaterial: keys, role: dtls.role, direction: .outbound)
+                    self.profile = profile
+                    output.events.append(.connected(profile))
+                } catch {
+                    fail("SRTP setup failed: \(error)", into: &output)
+                }
+            case .failed(let failure):
+                fail("DTLS \(failure)", into: &output)
+            case .closed:
+                fail("DTLS closed by the peer", into: &output)
+            }
+        }
+    }
+
+    private func fail(_ reason: String, into output: inout WebRTCLegOutput) {
+        guard !failed else { return }
+        failed = true
+        output.events.append(.failed(reason))
+    }
+}
