@@ -118,7 +118,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["DTLS", "SRTP", "AudioCodecs"]),
-        .testTarget(name: "MediaEngineTests", dependencies: ["MediaEngine", "ICE", "DTLS", "SRTP", "RTP", nioCore]),
+        .testTarget(name: "MediaEngineTests", dependencies: ["MediaEngine", "ICE", "DTLS", "SRTP", "RTP", "SDP", "AudioCodecs", nioCore, nioPosix]),
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP"]),
         .testTarget(
             name: "GatewayTests",

@@ -1,0 +1,157 @@
+// Tandem's WebRTC leg against aiortc, a real WebRTC stack (full ICE agent, offering actpass):
+// aiortc's offer is answered by Tandem's SDP offer/answer (ice-lite, setup:passive, PCMU), ICE
+// and DTLS complete, and SRTP flows both ways: Tandem sends a 440 Hz tone that aiortc must hear,
+// and must receive aiortc's audio. Once per SRTP profile aiortc can be held to.
+// The peer is Tests/Interop/aiortc_peer.py in the project's virtual environment
+// (scripts/install-interop.sh, run by `make test`).
+
+import AudioCodecs
+import DTLS
+import Foundation
+import ICE
+import MediaEngine
+import NIOCore
+import NIOPosix
+import RTP
+import SDP
+import Synchronization
+import XCTest
+
+final class AiortcInteropTests: XCTestCase {
+    private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    private static var python: String { root.appendingPathComponent(".venv/bin/python").path }
+    private static var script: String { root.appendingPathComponent("Tests/Interop/aiortc_peer.py").path }
+
+    /// The aiortc peer process, talking JSON lines.
+    final class Peer {
+        let process = Process()
+        private let input = Pipe()
+        private let output = Pipe()
+        private var buffer = Data()
+
+        init(profile: SRTPProtectionProfile) throws {
+            process.executableURL = URL(fileURLWithPath: AiortcInteropTests.python)
+            process.arguments = [AiortcInteropTests.script, "--srtp-profile", profile.rawValue, "--duration", "2", "--timeout", "20"]
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+        }
+
+        func send(_ object: [String: String]) throws {
+            var data = try JSONSerialization.data(withJSONObject: object)
+            data.append(UInt8(ascii: "\n"))
+            input.fileHandleForWriting.write(data)
+        }
+
+        /// The next JSON line from the peer.
+        func next() throws -> [String: Any] {
+            while true {
+                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = buffer[buffer.startIndex..<newline]
+                    buffer = Data(buffer[(newline + 1)...])
+                    if let object = try JSONSerialization.jsonObject(with: line) as? [String: Any] { return object }
+                    continue
+                }
+                let chunk = output.fileHandleForReading.availableData
+                guard !chunk.isEmpty else { throw NSError(domain: "aiortc", code: 1, userInfo: [NSLocalizedDescriptionKey: "the peer closed its output"]) }
+                buffer.append(chunk)
+            }
+        }
+
+        deinit {
+            if process.isRunning { process.terminate() }
+        }
+    }
+
+    func testSRTPBothWaysWithAiortcForEachProfile() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.python), FileManager.default.fileExists(atPath: Self.script) else {
+            throw XCTSkip("the aiortc environment is not installed (scripts/install-interop.sh, run by make test)")
+        }
+        // aiortc can be held to these two profiles (its DTLS-SRTP offers no others).
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        for profile in [SRTPProtectionProfile.aes128CMSHA1_80, .aeadAES128GCM] {
+            do {
+                try await exchange(profile: profile, group: group)
+            } catch {
+                XCTFail("\(profile): \(error)")
+            }
+        }
+        try await group.shutdownGracefully()
+    }
+
+    /// A free UDP port on 127.0.0.1 (media ports come from the port pool in the daemon).
+    private func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                bind(fd, pointer, length)
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    private func exchange(profile: SRTPProtectionProfile, group: MultiThreadedEventLoopGroup) async throws {
+        let port = freePort()
+        let peer = try Peer(profile: profile)
+        let offerMessage = try peer.next()
+        XCTAssertEqual(offerMessage["type"] as? String, "offer")
+        let offer = try SessionDescription(parsing: try XCTUnwrap(offerMessage["sdp"] as? String))
+
+        // Tandem's side: certificate, ICE credentials, the leg on a socket, then the answer.
+        let certificate = try DTLSCertificate.selfSigned()
+        var generator = SystemRandomNumberGenerator()
+        let local = ICECredentials.generate(using: &generator)
+        let remote = try XCTUnwrap(offer.media.first { $0.media == "audio" }?.effectiveICECredentials(in: offer))
+        let events = Mutex<[WebRTCLegEvent]>([])
+        let received = Mutex<Int>(0)
+        let agent = ICELiteAgent(localUfrag: local.ufrag, localPassword: local.password, remoteUfrag: remote.ufrag, remotePassword: remote.pwd,
+                                 localCandidates: [ICECandidate(address: ICETransportAddress(ipv4: 127, 0, 0, 1, port: UInt16(port)))], now: .now())
+        let ours = certificate.fingerprint(.sha256)
+        let theirs = try XCTUnwrap(offer.media.first { $0.media == "audio" }?.effectiveFingerprints(in: offer).first)
+        let core = try WebRTCLegCore(ice: agent, certificate: certificate, dtlsRole: .server, srtpProfiles: [profile],
+                                     remoteFingerprint: CertificateFingerprint(hash: .sha256, value: theirs.bytes.map { String(format: "%02X", $0) }.joined(separator: ":")))
+        let leg = try await WebRTCLeg.open(address: "127.0.0.1", port: port, on: group.next(), core: core,
+                                           onEvent: { event in events.withLock { $0.append(event) } },
+                                           onRTP: { _ in received.withLock { $0 += 1 } })
+        let parameters = WebRTCLocalParameters(
+            origin: SDPOrigin(sessionID: "1", sessionVersion: 1, addressType: "IP4", address: "127.0.0.1"),
+            iceCredentials: SDPICECredentials(ufrag: local.ufrag, pwd: local.password),
+            candidates: [.host(address: "127.0.0.1", port: port)],
+            fingerprint: try Fingerprint(hashFunction: "sha-256", hex: ours.value))
+        let (answer, negotiated) = try answerWebRTCOffer(offer, local: parameters, preferences: AudioCodecPreferences(codecs: [.pcmu, .telephoneEvent]))
+        XCTAssertEqual(negotiated.codec, .pcmu)
+        try peer.send(["type": "answer", "sdp": answer.serialized])
+
+        // Media once connected: 440 Hz µ-law, 20 ms packets, for about 2.5 s.
+        let tone = (0..<160 * 200).map { MuLaw.encode(Int16(8000 * sin(2 * .pi * 440 * Double($0) / 8000))) }
+        var sequence: UInt16 = 1
+        for packet in 0..<150 {
+            try await Task.sleep(for: .milliseconds(20))
+            guard events.withLock({ $0.contains { if case .connected = $0 { return true } else { return false } } }) else { continue }
+            var rtp = [UInt8](repeating: 0, count: 12 + 160)
+            rtp.withUnsafeMutableBytes {
+                RTPHeader.write(marker: packet == 0, payloadType: negotiated.payloadType, sequenceNumber: sequence, timestamp: UInt32(sequence) * 160,
+                                ssrc: 0x7A4D_0001, into: $0)
+            }
+            rtp.replaceSubrange(12..., with: tone[(Int(sequence) * 160 % tone.count)..<(Int(sequence) * 160 % tone.count + 160)])
+            leg.send(rtp: rtp)
+            sequence &+= 1
+        }
+        let result = try peer.next()
+        XCTAssertEqual(result["type"] as? String, "result")
+        XCTAssertEqual(result["connected"] as? Bool, true, "\(profile): \(result)")
+        XCTAssertTrue(events.withLock { $0.contains(.connected(profile)) }, "\(profile): \(events.withLock { $0 })")
+        XCTAssertGreaterThan(received.withLock { $0 }, 20, "\(profile): Tandem received aiortc's SRTP")
+        XCTAssertGreaterThan(result["framesReceived"] as? Int ?? 0, 20, "\(profile): aiortc received Tandem's SRTP")
+        let frequency = result["dominantFrequency"] as? Double ?? 0
+        XCTAssertTrue((400...480).contains(frequency), "\(profile): aiortc heard \(frequency) Hz")
+        await leg.close()
+    }
+}
