@@ -10,7 +10,7 @@ network namespace holding only `lo` (`unshare -n sh -c 'ip link set lo up &&
 exec ...'`), and talk to it in line-delimited JSON over its stdin/stdout:
 
   1. The peer prints  {"type":"offer","sdp":"..."}   -- its local description
-     after gathering: one sendrecv audio m-line (opus, PCMU, PCMA), a full ICE
+     after gathering: one sendrecv audio m-line (opus, G722, PCMU, PCMA), a full ICE
      agent (controlling) with host candidates on --host (127.0.0.1),
      a=setup:actpass, DTLS-SRTP fingerprints.
   2. The test hands the offer to Tandem and writes Tandem's answer back as one
@@ -24,8 +24,15 @@ exec ...'`), and talk to it in line-delimited JSON over its stdin/stdout:
      then exits 0; on a timeout or failure it still prints a result line,
      with "error" set, and exits 1.
 
-"rms" is the root mean square of the received samples, on a 0..1 scale
-(full-scale s16 = 1.0). Logs go to stderr only (more with --verbose).
+--timeout counts from start until connected (waiting for the answer
+included); the --duration of listening comes after it. "framesReceived" counts
+decoded frames (20 ms each); "dominantFrequency" is the FFT peak of the
+received audio (first channel, first 100 ms left out); "rms" is the root mean
+square of those samples on a 0..1 scale (full-scale s16 = 1.0). The tone sent
+has amplitude 0.3, so a PCMU/PCMA leg gives rms ~0.21 and an Opus leg ~0.15
+(aiortc's encoder upmixes mono to stereo at -3 dB). "codec" is the first
+negotiated codec, e.g. "audio/PCMU/8000". Logs go to stderr only (more with
+--verbose).
 
 SRTP profiles: aiortc 1.16 offers SRTP_AEAD_AES_256_GCM,
 SRTP_AEAD_AES_128_GCM and SRTP_AES128_CM_SHA1_80. --srtp-profile NAME[,NAME]

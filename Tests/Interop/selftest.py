@@ -6,7 +6,8 @@ stdin/stdout) and answers its offer with a second aiortc peer in this process
 that sends a 660 Hz tone. Checks that the script reports a connection, the
 negotiated SRTP profile, received frames and a dominant frequency near 660 Hz,
 and that this side hears the script's 440 Hz tone. Also checks each
---srtp-profile restriction, an answer marked a=ice-lite, and the timeout path.
+--srtp-profile restriction, an answer marked a=ice-lite, a PCMU answer, that
+no SRTP profile in common fails, and the timeout path.
 
 Run: .venv/bin/python Tests/Interop/selftest.py   (exit status 0 = all passed)
 """
@@ -19,6 +20,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 import numpy as np  # noqa: E402
 import aiortc.rtcdtlstransport as dtls  # noqa: E402
@@ -37,8 +39,10 @@ TOLERANCE_HZ = 15.0
 class Answerer:
     """The in-process aiortc peer standing in for Tandem."""
 
-    def __init__(self, ice_lite=False):
+    def __init__(self, ice_lite=False, srtp_profiles=None, codec=None):
         self.ice_lite = ice_lite
+        self.codec = codec
+        self.srtp_profiles = srtp_profiles
         self.pc = aiortc_peer.make_peer_connection()
         self.frames = 0
         self.samples = []
@@ -61,8 +65,22 @@ class Answerer:
             pass
 
     async def answer(self, offer_sdp):
-        await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        # The DTLS transport copies the module's profile list when it is made,
+        # which for an answerer is while the offer is applied.
+        saved = dtls.SRTP_PROFILES
+        if self.srtp_profiles is not None:
+            dtls.SRTP_PROFILES = self.srtp_profiles
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        finally:
+            dtls.SRTP_PROFILES = saved
         self.pc.addTrack(aiortc_peer.ToneTrack(ANSWER_TONE))
+        if self.codec is not None:
+            # Preferences only count when the offer is applied, and the
+            # transceiver only exists from then on: narrow the common list.
+            for transceiver in self.pc.getTransceivers():
+                transceiver._codecs = [c for c in transceiver._codecs
+                                       if c.mimeType.lower() == self.codec.lower()]
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         sdp = self.pc.localDescription.sdp
         if self.ice_lite:
@@ -81,7 +99,7 @@ class Answerer:
         return aiortc_peer.analyse(np.concatenate(self.samples)[4800:], self.sample_rate)[0]
 
 
-async def run_peer(args, answer=True, ice_lite=False):
+async def run_peer(args, answer=True, ice_lite=False, answer_profiles=None, codec=None):
     """Run aiortc_peer.py with args; returns (exit code, result, answerer, offer)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, PEER, *args,
@@ -96,7 +114,7 @@ async def run_peer(args, answer=True, ice_lite=False):
         offer = json.loads(line)
         assert offer["type"] == "offer", offer
         if answer:
-            answerer = Answerer(ice_lite=ice_lite)
+            answerer = Answerer(ice_lite=ice_lite, srtp_profiles=answer_profiles, codec=codec)
             sdp = await answerer.answer(offer["sdp"])
             proc.stdin.write((json.dumps({"type": "answer", "sdp": sdp}) + "\n").encode())
             await proc.stdin.drain()
@@ -140,13 +158,15 @@ def check_media(result, answerer, expected_profile):
     return problems
 
 
-async def case_media(name, args, expected_profile=None, ice_lite=False):
+async def case_media(name, args, expected_profile=None, ice_lite=False, codec=None):
     code, result, answerer, offer, stderr = await run_peer(
-        ["--duration", str(DURATION), "--timeout", "15"] + args, ice_lite=ice_lite
+        ["--duration", str(DURATION), "--timeout", "15"] + args, ice_lite=ice_lite, codec=codec
     )
     if result is None:
         return [f"no result line; stderr:\n{stderr}"], None
     problems = check_media(result, answerer, expected_profile)
+    if codec is not None and not (result["codec"] or "").lower().startswith(codec.lower() + "/"):
+        problems.append(f"codec {result['codec']}, wanted {codec}")
     if code != 0:
         problems.append(f"exit code {code}")
     if offer and "a=setup:actpass" not in offer["sdp"]:
@@ -174,6 +194,23 @@ async def case_timeout():
     return problems, result
 
 
+async def case_profile_mismatch():
+    # The script offers only SHA1_32; this side accepts only AES-GCM: DTLS must fail.
+    gcm = [p for p in aiortc_peer.KNOWN_PROFILES.values() if b"GCM" in p.openssl_profile]
+    code, result, _, _, stderr = await run_peer(
+        ["--srtp-profile", "SRTP_AES128_CM_SHA1_32", "--timeout", "10", "--duration", "1"],
+        answer_profiles=gcm,
+    )
+    if result is None:
+        return [f"no result line; stderr:\n{stderr}"], None
+    problems = []
+    if code != 1:
+        problems.append(f"exit code {code}, wanted 1")
+    if result["connected"] or not result["error"] or result["srtpProfile"] is not None:
+        problems.append(f"result {result}")
+    return problems, result
+
+
 async def main():
     # This side accepts every profile the script may be restricted to.
     dtls.SRTP_PROFILES = list(aiortc_peer.KNOWN_PROFILES.values())
@@ -185,6 +222,10 @@ async def main():
                       case_media(name, ["--srtp-profile", name], name)))
     cases.append(("answer with a=ice-lite",
                   case_media("ice-lite", [], aiortc_peer.STOCK_PROFILES[0], ice_lite=True)))
+    cases.append(("PCMU answer, as a SIP trunk would pick",
+                  case_media("pcmu", [], aiortc_peer.STOCK_PROFILES[0], ice_lite=True,
+                             codec="audio/PCMU")))
+    cases.append(("no SRTP profile in common fails", case_profile_mismatch()))
     cases.append(("timeout without an answer", case_timeout()))
 
     passed = failed = 0
