@@ -24,6 +24,7 @@ deps:
 
 test-deps:
 	@scripts/install-deps.sh test
+	@scripts/install-interop.sh
 
 build: deps
 	@echo "==> building tandemd and tandemctl (release)"

@@ -68,9 +68,8 @@ final class AiortcInteropTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: Self.python), FileManager.default.fileExists(atPath: Self.script) else {
             throw XCTSkip("the aiortc environment is not installed (scripts/install-interop.sh, run by make test)")
         }
-        // aiortc can be held to these two profiles (its DTLS-SRTP offers no others).
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        for profile in [SRTPProtectionProfile.aes128CMSHA1_80, .aeadAES128GCM] {
+        for profile in SRTPProtectionProfile.allCases {
             do {
                 try await exchange(profile: profile, group: group)
             } catch {
