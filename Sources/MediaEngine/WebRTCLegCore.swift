@@ -11,6 +11,10 @@ import NIOCore
 import RTP
 import SRTP
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What happened on a WebRTC leg.
 public enum WebRTCLegEvent: Sendable, Equatable {
     /// ICE selected (or switched to) this remote address.
@@ -64,13 +68,46 @@ public final class WebRTCLegCore {
     public private(set) var profile: SRTPProtectionProfile?
     private var failed = false
 
+    // RTCP (RFC 3550 §6): what Tandem reports about the browser's stream and its own.
+    private let localSSRC: UInt32
+    private let cname: String
+    private let clockRate: Int
+    private let reportInterval: TimeAmount
+    private let unixTime: @Sendable () -> Double
+    private var remoteSSRC: UInt32?
+    private var statistics: ReceiveStatistics
+    private var sentPackets: UInt32 = 0
+    private var sentOctets: UInt32 = 0
+    private var lastSentTimestamp: UInt32 = 0
+    private var lastSentAt: NIODeadline?
+    private var nextReport: NIODeadline?
+    /// The browser's last reception report about Tandem's stream (for call detail status).
+    public private(set) var remoteReport: RTCPReportBlock?
+
     /// - Parameters:
     ///   - dtlsRole: `.server` when Tandem answered `setup:passive` (toward an actpass offer),
     ///     `.client` when it is `active`.
+    ///   - localSSRC, cname, clockRate: Tandem's stream toward the browser, for RTCP reports.
+    ///   - reportInterval: how often SR/RR go out once connected.
     public init(ice: ICELiteAgent, certificate: DTLSCertificate, dtlsRole: DTLSRole, srtpProfiles: [SRTPProtectionProfile],
-                remoteFingerprint: CertificateFingerprint) throws {
+                remoteFingerprint: CertificateFingerprint, localSSRC: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "tandem",
+                clockRate: Int = 48000, reportInterval: TimeAmount = .seconds(2),
+                unixTime: @escaping @Sendable () -> Double = WebRTCLegCore.realtimeClock) throws {
         self.ice = ice
         dtls = try DTLSEndpoint(role: dtlsRole, certificate: certificate, srtpProfiles: srtpProfiles, expectedRemoteFingerprint: remoteFingerprint)
+        self.localSSRC = localSSRC
+        self.cname = cname
+        self.clockRate = clockRate
+        self.reportInterval = reportInterval
+        self.unixTime = unixTime
+        statistics = ReceiveStatistics(clockRate: clockRate)
+    }
+
+    /// Wall-clock seconds since 1970, for NTP timestamps in sender reports.
+    @Sendable public static func realtimeClock() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     public var localICECredentials: ICECredentials { ice.localCredentials }
@@ -78,7 +115,7 @@ public final class WebRTCLegCore {
     /// Whether SRTP keys exist and a pair is selected: media can be sent.
     public var isConnected: Bool { outbound != nil && selected != nil && !failed }
 
-    public var nextDeadline: NIODeadline? { [ice.nextDeadline, dtls.nextDeadline].compactMap { $0 }.min() }
+    public var nextDeadline: NIODeadline? { [ice.nextDeadline, dtls.nextDeadline, isConnected ? nextReport : nil].compactMap { $0 }.min() }
 
     // MARK: Input
 
@@ -95,7 +132,7 @@ public final class WebRTCLegCore {
                 counters.unpermittedDropped += 1
                 return output
             }
-            handle(dtls.receive(datagram, now: now), into: &output)
+            handle(dtls.receive(datagram, now: now), into: &output, now: now)
         case .rtp:
             guard ice.permitted(source), let inbound else {
                 counters.unpermittedDropped += 1
@@ -105,6 +142,14 @@ public final class WebRTCLegCore {
             do {
                 try inbound.unprotect(rtp: &packet)
                 counters.rtpReceived += 1
+                if let header = try? RTPHeader(parsing: packet) {
+                    if remoteSSRC != header.ssrc {
+                        remoteSSRC = header.ssrc
+                        statistics = ReceiveStatistics(clockRate: clockRate)
+                    }
+                    statistics.received(sequence: header.sequenceNumber, rtpTimestamp: header.timestamp, arrival: now,
+                                        payloadBytes: header.payloadRange.count)
+                }
                 output.rtp.append(packet)
             } catch {
                 counters.srtpDropped += 1
@@ -118,6 +163,17 @@ public final class WebRTCLegCore {
             do {
                 try inbound.unprotectRTCP(&packet)
                 counters.rtcpReceived += 1
+                for report in (try? RTCP.parse(packet)) ?? [] {
+                    switch report {
+                    case .senderReport(let ssrc, let info, let blocks):
+                        if ssrc == remoteSSRC { statistics.receivedSenderReport(ntpTimestamp: info.ntpTimestamp, at: now) }
+                        if let block = blocks.first(where: { $0.ssrc == localSSRC }) { remoteReport = block }
+                    case .receiverReport(_, let blocks):
+                        if let block = blocks.first(where: { $0.ssrc == localSSRC }) { remoteReport = block }
+                    default:
+                        break
+                    }
+                }
                 output.rtcp.append(packet)
             } catch {
                 counters.srtpDropped += 1
@@ -128,13 +184,20 @@ public final class WebRTCLegCore {
         return output
     }
 
-    /// Encrypts and sends an RTP packet to the selected pair; nothing before DTLS is up.
-    public func send(rtp packet: [UInt8]) -> WebRTCLegOutput {
+    /// Encrypts and sends an RTP packet to the selected pair; nothing before DTLS is up. The
+    /// packet's SSRC should be the leg's `localSSRC` for the reports to describe it.
+    public func send(rtp packet: [UInt8], now: NIODeadline = .now()) -> WebRTCLegOutput {
         var output = WebRTCLegOutput()
         guard isConnected, let outbound, let selected else { return output }
         var protected = packet
         guard (try? outbound.protect(rtp: &protected)) != nil else { return output }
         counters.rtpSent += 1
+        if let header = try? RTPHeader(parsing: packet) {
+            sentPackets &+= 1
+            sentOctets &+= UInt32(header.payloadRange.count)
+            lastSentTimestamp = header.timestamp
+            lastSentAt = now
+        }
         output.datagrams.append((protected, selected))
         return output
     }
@@ -154,8 +217,28 @@ public final class WebRTCLegCore {
         var output = WebRTCLegOutput()
         guard !failed else { return output }
         if let deadline = ice.nextDeadline, deadline <= now { handle(ice.timeout(now: now), into: &output, now: now) }
-        if let deadline = dtls.nextDeadline, deadline <= now { handle(dtls.timeout(now: now), into: &output) }
+        if let deadline = dtls.nextDeadline, deadline <= now { handle(dtls.timeout(now: now), into: &output, now: now) }
+        if isConnected, let deadline = nextReport, deadline <= now {
+            nextReport = now + reportInterval
+            output.append(send(rtcp: report(now: now)))
+        }
         return output
+    }
+
+    /// The compound RTCP packet Tandem sends: an SR once it has sent media (with the RTP
+    /// timestamp that matches the NTP time, RFC 3550 §6.4.1), else an RR; a report block about
+    /// the browser's stream; SDES CNAME.
+    public func report(now: NIODeadline) -> [UInt8] {
+        var blocks: [RTCPReportBlock] = []
+        if let remoteSSRC { blocks.append(statistics.reportBlock(ssrc: remoteSSRC, now: now)) }
+        var info: RTCPSenderInfo?
+        if let lastSentAt, sentPackets > 0 {
+            let elapsed = UInt64(max(0, (now - lastSentAt).nanoseconds))
+            let timestamp = lastSentTimestamp &+ UInt32(truncatingIfNeeded: elapsed * UInt64(clockRate) / 1_000_000_000)
+            info = RTCPSenderInfo(ntpTimestamp: NTPTime.timestamp(unixSeconds: unixTime()), rtpTimestamp: timestamp,
+                                  packetCount: sentPackets, octetCount: sentOctets)
+        }
+        return RTCP.report(ssrc: localSSRC, info: info, reports: blocks, cname: cname)
     }
 
     // MARK: Helpers
@@ -172,7 +255,7 @@ public final class WebRTCLegCore {
                 // As DTLS client, the handshake starts once there is a checked path (RFC 8842 §5).
                 if dtls.role == .client && !dtlsStarted {
                     dtlsStarted = true
-                    handle(dtls.start(now: now), into: &output)
+                    handle(dtls.start(now: now), into: &output, now: now)
                 }
             case .failed:
                 fail("ICE failed: no check succeeded", into: &output)
@@ -182,7 +265,7 @@ public final class WebRTCLegCore {
         }
     }
 
-    private func handle(_ result: DTLSOutput, into output: inout WebRTCLegOutput) {
+    private func handle(_ result: DTLSOutput, into output: inout WebRTCLegOutput, now: NIODeadline) {
         if let destination = selected {
             for datagram in result.datagrams { output.datagrams.append((datagram, destination)) }
         }
@@ -193,6 +276,7 @@ public final class WebRTCLegCore {
                     inbound = try SRTPSession(profile: profile, keyingMaterial: keys, role: dtls.role, direction: .inbound)
                     outbound = try SRTPSession(profile: profile, keyingMaterial: keys, role: dtls.role, direction: .outbound)
                     self.profile = profile
+                    nextReport = now + reportInterval
                     output.events.append(.connected(profile))
                 } catch {
                     fail("SRTP setup failed: \(error)", into: &output)

@@ -108,6 +108,19 @@ final class WebRTCLegCoreTests: XCTestCase {
         var received = try XCTUnwrap(sent.datagrams.first).bytes
         try peerIn.unprotect(rtp: &received)
         XCTAssertEqual(received, reply)
+
+        // Two seconds later the leg reports: an SR about its stream, a block about the browser's.
+        let reports = leg.timeout(now: now + .seconds(2))
+        var rtcp = try XCTUnwrap(reports.datagrams.first).bytes
+        try peerIn.unprotectRTCP(&rtcp)
+        let packets = try RTCP.parse(rtcp)
+        guard case .senderReport(_, let info, let blocks) = packets.first else { return XCTFail("\(packets)") }
+        XCTAssertEqual(info.packetCount, 1)
+        XCTAssertEqual(info.octetCount, 20)
+        XCTAssertEqual(blocks.map(\.ssrc), [0xBEEF])
+        guard case .sourceDescription(let chunks) = packets.last else { return XCTFail("no SDES") }
+        XCTAssertEqual(chunks.first?.items.first?.value, Array("tandem".utf8))
+        XCTAssertEqual(leg.nextDeadline, now + .seconds(4), "the next report in one interval")
     }
 
     func testEveryProfileNegotiates() throws {
