@@ -501,7 +501,7 @@ extension SignalingCore {
     enum LegRole { case incoming, outgoing }
 
     /// BYE on one leg's dialog (§15.1.1), when it is confirmed.
-    mutating func sendBYE(on leg: LegRole, call callID: String, now: NIODeadline) -> [SignalingEffect<Destination>] {
+    mutating func sendBYE(on leg: LegRole, call callID: String, reason: String? = nil, now: NIODeadline) -> [SignalingEffect<Destination>] {
         guard var call = calls[callID] else { return [] }
         let request: SIPRequest
         let destination: Destination
@@ -509,13 +509,13 @@ extension SignalingCore {
         switch leg {
         case .incoming:
             guard var dialog = call.a.dialog, dialog.state == .confirmed else { return [] }
-            request = dialog.makeRequest(.bye, via: call.a.endpoint.via(), contact: nil)
+            request = Self.withReason(dialog.makeRequest(.bye, via: call.a.endpoint.via(), contact: nil), reason)
             call.a.dialog = dialog
             destination = call.a.replyTo
             reliable = call.a.reliable
         case .outgoing:
             guard var dialog = call.b.dialog, dialog.state == .confirmed else { return [] }
-            request = dialog.makeRequest(.bye, via: call.b.endpoint.via(), contact: nil)
+            request = Self.withReason(dialog.makeRequest(.bye, via: call.b.endpoint.via(), contact: nil), reason)
             call.b.dialog = dialog
             destination = call.b.destination
             reliable = call.b.reliable
@@ -524,6 +524,35 @@ extension SignalingCore {
         guard let (transaction, events) = try? transactions.send(request, to: destination, reliable: reliable, now: now) else { return [] }
         callByClientTransaction[transaction] = callID
         return handle(events, now: now)
+    }
+
+    /// Adds `Reason: <value>` (RFC 3326) when one is given.
+    static func withReason(_ request: SIPRequest, _ reason: String?) -> SIPRequest {
+        guard let reason else { return request }
+        var request = request
+        request.headers.add("Reason", reason)
+        return request
+    }
+
+    /// The media side ended a call (ICE consent lost, DTLS fingerprint mismatch, media timeout):
+    /// BYE on both legs with a Reason header (RFC 3326) saying why, or for a call not yet answered,
+    /// 500 toward the caller and CANCEL toward the callee.
+    public mutating func endCall(_ callID: String, mediaFailure text: String, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        guard let call = calls[callID] else { return [] }
+        let reason = "SIP;cause=500;text=\(SIPGrammarQuote.quote(text))"
+        var effects: [SignalingEffect<Destination>] = []
+        switch call.state {
+        case .confirmed:
+            effects += sendBYE(on: .incoming, call: callID, reason: reason, now: now) + sendBYE(on: .outgoing, call: callID, reason: reason, now: now)
+        case .proceeding:
+            var failure = call.a.invite.makeResponse(500, reason: "Server Internal Error (\(text))", toTag: call.a.localTag)
+            failure.headers.add("Reason", reason)
+            effects += respond(to: call.a.transaction, with: failure, now: now)
+            if call.b.provisionalSeen { effects += sendCancel(call, now: now) }
+        case .cancelling, .ended:
+            break
+        }
+        return effects + endCall(callID) + [.note("call \(callID) ended by the media side: \(text)")]
     }
 
     /// PRACK for a reliable provisional response on the outgoing leg's early dialog (RFC 3262 §7.2).

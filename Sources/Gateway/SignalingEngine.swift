@@ -44,6 +44,12 @@ public actor SignalingEngine {
     /// Calls in progress or established.
     public var activeCalls: Int { core.activeCalls }
 
+    /// Ends a call because its media failed (consent lost, fingerprint mismatch, media timeout):
+    /// BYE on both legs with a Reason header.
+    public func endCall(_ callID: String, mediaFailure reason: String) async {
+        await perform(core.endCall(callID, mediaFailure: reason, now: .now()))
+    }
+
     /// Supervised trunks' availability and registration.
     public var trunkStates: [String: String] { core.trunkStates }
 

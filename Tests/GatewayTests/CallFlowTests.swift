@@ -247,6 +247,18 @@ final class CallFlowTests: XCTestCase {
         XCTAssertEqual(core.activeCalls, 0)
     }
 
+    func testAMediaFailureEndsTheCallWithAReason() throws {
+        let (toTrunk, _) = try answeredBrowserCall()
+        let callID = media.calls.first!
+        let ended = sent(core.endCall(callID, mediaFailure: "ICE consent expired", now: now))
+        let byes = requests(ended, to: "trunk") + requests(ended, to: "ws-9")
+        XCTAssertEqual(byes.map(\.method), [.bye, .bye])
+        XCTAssertEqual(byes.map { $0.headers["Reason"] }, Array(repeating: "SIP;cause=500;text=\"ICE consent expired\"", count: 2))
+        XCTAssertEqual(try byes[0].headers.callID(), try toTrunk.headers.callID())
+        XCTAssertEqual(core.activeCalls, 0)
+        XCTAssertEqual(media.events.last, "release")
+    }
+
     func testInfoIsRelayedAsIs() throws {
         let (_, okToBrowser) = try answeredBrowserCall()
         let info = request(.info, uri: "sip:tandem@192.0.2.10", from: "<sip:1001@tandem>;tag=a1", to: try XCTUnwrap(okToBrowser.headers["To"]), cseq: 4)
