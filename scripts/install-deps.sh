@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Tandem needs, and only those that are missing.
 #   scripts/install-deps.sh build   libraries and tools to build tandemd
-#   scripts/install-deps.sh test    what the test suite runs besides (systemd-analyze, openssl)
+#   scripts/install-deps.sh test    what the test suite runs besides (systemd-analyze, openssl,
+#                                   sipp, chromium for the browser interop peer)
 # Runs apt-get non-interactively as root (or through sudo -n); says what it does.
 set -euo pipefail
 
 build_packages=(pkg-config libssl-dev libsrtp2-dev libopus-dev libspandsp-dev)
-test_packages=(systemd openssl procps sip-tester)
+test_packages=(systemd openssl procps sip-tester chromium)
 
 case "${1:-build}" in
     build) wanted=("${build_packages[@]}") ;;
