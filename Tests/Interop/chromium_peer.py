@@ -62,7 +62,10 @@ and SRTP_AES128_CM_SHA1_80 (not _32) and its list cannot be changed from
 outside. --srtp-profile is accepted for compatibility with aiortc_peer.py and
 ignored (with a warning on stderr); the DTLS server picks from Chromium's list,
 and "srtpProfile" reports what was picked. A server held to
-SRTP_AES128_CM_SHA1_32 has no profile in common with Chromium.
+SRTP_AES128_CM_SHA1_32 has no profile in common with Chromium: DTLS then
+completes without use_srtp and Chromium reports "connected", but no SRTP
+cipher; the result has "connected": true, "srtpProfile": null and an error,
+and the exit status is 1.
 """
 
 import argparse
@@ -91,9 +94,12 @@ CHROMIUM_CANDIDATES = (
     "/usr/bin/google-chrome",
 )
 
-# Chromium's srtpCipher names (RFC 4568 / RFC 7714) to the DTLS-SRTP profile
+# Chromium's srtpCipher names (RFC 4568 / RFC 7714 in older versions) to the DTLS-SRTP profile
 # names (OpenSSL's, as in aiortc_peer.py and Tandem's SRTPProtectionProfile).
+# Chromium 156 already reports OpenSSL-style names, with HMAC in them.
 SRTP_CIPHER_NAMES = {
+    "SRTP_AES128_CM_HMAC_SHA1_80": "SRTP_AES128_CM_SHA1_80",
+    "SRTP_AES128_CM_HMAC_SHA1_32": "SRTP_AES128_CM_SHA1_32",
     "AES_CM_128_HMAC_SHA1_80": "SRTP_AES128_CM_SHA1_80",
     "AES_CM_128_HMAC_SHA1_32": "SRTP_AES128_CM_SHA1_32",
     "AEAD_AES_128_GCM": "SRTP_AEAD_AES_128_GCM",
@@ -553,6 +559,15 @@ async def run(args, browser):
             await asyncio.sleep(0.05)
         result["connected"] = True
         log.info("connected after %.2f s", time.monotonic() - started)
+        # With no SRTP profile in common, DTLS still completes (use_srtp left
+        # out of the handshake) and Chromium says "connected", but no media
+        # flows: report that as the failure it is.
+        stage = "checking the SRTP profile"
+        settle = time.monotonic() + 1.0
+        while not (await devtools.evaluate("stats()")).get("srtpCipher"):
+            if time.monotonic() > settle:
+                raise RuntimeError("DTLS completed without an SRTP profile (none in common?)")
+            await asyncio.sleep(0.05)
 
         stage = "receiving"
         heard = await asyncio.wait_for(devtools.evaluate(f"listen({args.duration * 1000:.0f})"),

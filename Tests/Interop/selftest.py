@@ -39,8 +39,9 @@ TOLERANCE_HZ = 15.0
 class Answerer:
     """The in-process aiortc peer standing in for Tandem."""
 
-    def __init__(self, ice_lite=False, srtp_profiles=None, codec=None):
+    def __init__(self, ice_lite=False, srtp_profiles=None, codec=None, dtls_server=False):
         self.ice_lite = ice_lite
+        self.dtls_server = dtls_server
         self.codec = codec
         self.srtp_profiles = srtp_profiles
         self.pc = aiortc_peer.make_peer_connection()
@@ -74,6 +75,11 @@ class Answerer:
             await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
         finally:
             dtls.SRTP_PROFILES = saved
+        if self.dtls_server:
+            # Answer a=setup:passive, as Tandem does: aiortc keeps a role set
+            # before the answer is made (its default for an answer is active).
+            for transceiver in self.pc.getTransceivers():
+                transceiver.receiver.transport._set_role("server")
         self.pc.addTrack(aiortc_peer.ToneTrack(ANSWER_TONE))
         if self.codec is not None:
             # Preferences only count when the offer is applied, and the

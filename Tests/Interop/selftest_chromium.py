@@ -6,8 +6,11 @@ lines over stdin/stdout) and answers Chromium's offer with an aiortc peer in
 this process (selftest.Answerer) that sends a 660 Hz tone. Checks that the
 script reports a connection, an SRTP profile, packets both ways and a
 dominant frequency near 660 Hz, and that this side hears Chromium's fake
-microphone (440 Hz). Cases: aiortc's own answer, an a=ice-lite PCMU answer
-(as Tandem answers), another --frequency, and the timeout path. Also checks
+microphone (440 Hz). Cases: aiortc's own answer (setup:active), an
+a=ice-lite, a=setup:passive PCMU answer (as Tandem answers), a DTLS server
+held to each profile Chromium offers (the reported srtpProfile must be that
+one), another --frequency, a server held to SRTP_AES128_CM_SHA1_32 (Chromium
+does not offer it: must fail), and the timeout path. Also checks
 that no Chromium process is left behind.
 
 Needs the chromium Debian package (scripts/install-deps.sh test) and the venv
@@ -43,7 +46,7 @@ def chromium_processes(marker="tandem-chromium-"):
     return [line.split()[0] for line in out.splitlines() if marker in line]
 
 
-async def run_peer(args, answer=True, ice_lite=False, codec=None):
+async def run_peer(args, answer=True, ice_lite=False, codec=None, dtls_server=False, profiles=None):
     """Run chromium_peer.py; returns (exit code, result, answerer, offer, stderr, seconds)."""
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
@@ -61,8 +64,11 @@ async def run_peer(args, answer=True, ice_lite=False, codec=None):
         offer = json.loads(line)
         assert offer["type"] == "offer", offer
         if answer:
-            answerer = selftest.Answerer(ice_lite=ice_lite, codec=codec)
+            answerer = selftest.Answerer(ice_lite=ice_lite, codec=codec, dtls_server=dtls_server,
+                                         srtp_profiles=profiles)
             sdp = await answerer.answer(offer["sdp"])
+            if dtls_server and "a=setup:passive" not in sdp:
+                raise AssertionError("the answer lacks a=setup:passive")
             proc.stdin.write((json.dumps({"type": "answer", "sdp": sdp}) + "\n").encode())
             await proc.stdin.drain()
         line = await asyncio.wait_for(proc.stdout.readline(), 60)
@@ -80,7 +86,7 @@ async def run_peer(args, answer=True, ice_lite=False, codec=None):
     return code, result, answerer, offer, stderr, timings
 
 
-def check_media(result, answerer, chromium_tone):
+def check_media(result, answerer, chromium_tone, expected_profile=None):
     problems = []
     if not result["connected"]:
         problems.append("not connected")
@@ -90,6 +96,8 @@ def check_media(result, answerer, chromium_tone):
         problems.append(f"dtlsState {result['dtlsState']}")
     if result["srtpProfile"] not in aiortc_peer.KNOWN_PROFILES:
         problems.append(f"srtpProfile {result['srtpProfile']}")
+    if expected_profile and result["srtpProfile"] != expected_profile:
+        problems.append(f"srtpProfile {result['srtpProfile']} != {expected_profile}")
     if result["framesReceived"] < 0.5 * DURATION / 0.02:
         problems.append(f"only {result['framesReceived']} frames received")
     if result["packetsReceived"] < 0.5 * DURATION / 0.02:
@@ -111,13 +119,15 @@ def check_media(result, answerer, chromium_tone):
     return problems
 
 
-async def case_media(args, chromium_tone=440.0, ice_lite=False, codec=None):
+async def case_media(args, chromium_tone=440.0, ice_lite=False, codec=None, dtls_server=False,
+                     profiles=None, expected_profile=None):
     code, result, answerer, offer, stderr, timings = await run_peer(
-        ["--duration", str(DURATION), "--timeout", "20"] + args, ice_lite=ice_lite, codec=codec
+        ["--duration", str(DURATION), "--timeout", "20"] + args, ice_lite=ice_lite, codec=codec,
+        dtls_server=dtls_server, profiles=profiles,
     )
     if result is None:
         return [f"no result line; stderr:\n{stderr}"], None, timings
-    problems = check_media(result, answerer, chromium_tone)
+    problems = check_media(result, answerer, chromium_tone, expected_profile)
     if codec is not None and not (result["codec"] or "").lower().startswith(codec.lower() + "/"):
         problems.append(f"codec {result['codec']}, wanted {codec}")
     if code != 0:
@@ -131,6 +141,23 @@ async def case_media(args, chromium_tone=440.0, ice_lite=False, codec=None):
         problems.append("offer has candidates besides 127.0.0.1")
     if problems and stderr:
         problems.append("stderr:\n" + stderr[-3000:])
+    return problems, result, timings
+
+
+async def case_profile_mismatch():
+    # Chromium does not offer SHA1_32; a DTLS server held to it must fail.
+    code, result, _, _, stderr, timings = await run_peer(
+        ["--timeout", "8", "--duration", "1"], ice_lite=True, dtls_server=True,
+        profiles=[aiortc_peer.KNOWN_PROFILES["SRTP_AES128_CM_SHA1_32"]],
+    )
+    if result is None:
+        return [f"no result line; stderr:\n{stderr}"], None, timings
+    problems = []
+    if code != 1:
+        problems.append(f"exit code {code}, wanted 1")
+    # DTLS completes without use_srtp (Chromium says connected): the error must say so.
+    if not result["error"] or "SRTP" not in result["error"] or result["srtpProfile"] is not None:
+        problems.append(f"result {result}")
     return problems, result, timings
 
 
@@ -153,13 +180,23 @@ async def main():
     aiortc_peer.use_host_addresses(["127.0.0.1"])
     before = set(chromium_processes())
 
+    known = aiortc_peer.KNOWN_PROFILES
     cases = [
-        ("aiortc's answer", lambda: case_media([])),
-        ("PCMU answer with a=ice-lite, as Tandem answers",
-         lambda: case_media([], ice_lite=True, codec="audio/PCMU")),
+        ("aiortc's answer (setup:active, Chromium DTLS server)", lambda: case_media([])),
+        ("PCMU, a=ice-lite, setup:passive answer, as Tandem answers",
+         lambda: case_media([], ice_lite=True, codec="audio/PCMU", dtls_server=True)),
+    ]
+    for name in ("SRTP_AEAD_AES_256_GCM", "SRTP_AEAD_AES_128_GCM", "SRTP_AES128_CM_SHA1_80"):
+        cases.append((f"DTLS server held to {name}",
+                      lambda name=name: case_media([], ice_lite=True, codec="audio/PCMU",
+                                                   dtls_server=True, profiles=[known[name]],
+                                                   expected_profile=name)))
+    cases += [
         ("--frequency 550, --srtp-profile ignored",
          lambda: case_media(["--frequency", "550", "--srtp-profile", "SRTP_AES128_CM_SHA1_80"],
-                            chromium_tone=550.0, ice_lite=True, codec="audio/PCMU")),
+                            chromium_tone=550.0, ice_lite=True, codec="audio/PCMU",
+                            dtls_server=True)),
+        ("DTLS server held to SRTP_AES128_CM_SHA1_32 fails", case_profile_mismatch),
         ("timeout without an answer", case_timeout),
     ]
 
