@@ -433,7 +433,12 @@ class Browser:
                 except ProcessLookupError:
                     break
                 time.sleep(0.02)
-        shutil.rmtree(self.directory, ignore_errors=True)
+        # A helper killed mid-write can leave a file behind the first pass.
+        for _ in range(10):
+            shutil.rmtree(self.directory, ignore_errors=True)
+            if not os.path.exists(self.directory):
+                break
+            time.sleep(0.1)
 
 
 async def attach(devtools, url, deadline):
@@ -599,8 +604,9 @@ async def run(args, browser):
             result["srtpProfile"] = SRTP_CIPHER_NAMES.get(cipher, cipher) if cipher else None
             if result["connected"]:
                 result["codec"] = stats.get("codec") or stats.get("inboundCodec")
-            log.info("SRTP %s, DTLS cipher %s, codec %s", cipher, stats.get("dtlsCipher"),
-                     result["codec"])
+            if result["connected"]:
+                log.info("SRTP %s, DTLS cipher %s, codec %s", cipher, stats.get("dtlsCipher"),
+                         result["codec"])
         except Exception:
             log.debug("stats unavailable", exc_info=True)
         try:

@@ -42,7 +42,7 @@ TOLERANCE_HZ = 15.0
 
 def chromium_processes(marker="tandem-chromium-"):
     """Pids of Chromium processes started by chromium_peer.py (their profile dir)."""
-    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-eww", "-o", "pid=,args="], capture_output=True, text=True).stdout
     return [line.split()[0] for line in out.splitlines() if marker in line]
 
 
