@@ -1,9 +1,10 @@
-// Tandem's WebRTC leg against aiortc, a real WebRTC stack (full ICE agent, offering actpass):
-// aiortc's offer is answered by Tandem's SDP offer/answer (ice-lite, setup:passive, PCMU), ICE
-// and DTLS complete, and SRTP flows both ways: Tandem sends a 440 Hz tone that aiortc must hear,
-// and must receive aiortc's audio. Once per SRTP profile aiortc can be held to.
-// The peer is Tests/Interop/aiortc_peer.py in the project's virtual environment
-// (scripts/install-interop.sh, run by `make test`).
+// Tandem's WebRTC leg against real WebRTC stacks: aiortc (a full ICE agent offering actpass) and
+// headless Chromium. The browser's offer is answered by Tandem's SDP offer/answer (ice-lite,
+// setup:passive, PCMU), ICE and DTLS complete, and SRTP flows both ways: Tandem sends a 440 Hz
+// tone that the browser must hear (FFT), and must receive the browser's audio. Once per SRTP
+// profile, held on Tandem's side (the DTLS server picks). The peers are Tests/Interop/*_peer.py in
+// the project's virtual environment (scripts/install-interop.sh and install-deps.sh, run by
+// `make test`).
 
 import AudioCodecs
 import DTLS
@@ -17,10 +18,10 @@ import SDP
 import Synchronization
 import XCTest
 
-final class AiortcInteropTests: XCTestCase {
+final class BrowserInteropTests: XCTestCase {
     private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     private static var python: String { root.appendingPathComponent(".venv/bin/python").path }
-    private static var script: String { root.appendingPathComponent("Tests/Interop/aiortc_peer.py").path }
+    private static func script(_ name: String) -> String { root.appendingPathComponent("Tests/Interop/\(name)").path }
 
     /// The aiortc peer process, talking JSON lines.
     final class Peer {
@@ -29,9 +30,9 @@ final class AiortcInteropTests: XCTestCase {
         private let output = Pipe()
         private var buffer = Data()
 
-        init(profile: SRTPProtectionProfile) throws {
-            process.executableURL = URL(fileURLWithPath: AiortcInteropTests.python)
-            process.arguments = [AiortcInteropTests.script, "--srtp-profile", profile.rawValue, "--duration", "2", "--timeout", "20"]
+        init(script: String, profile: SRTPProtectionProfile) throws {
+            process.executableURL = URL(fileURLWithPath: BrowserInteropTests.python)
+            process.arguments = [script, "--srtp-profile", profile.rawValue, "--duration", "2", "--timeout", "20"]
             process.standardInput = input
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
@@ -65,13 +66,25 @@ final class AiortcInteropTests: XCTestCase {
     }
 
     func testSRTPBothWaysWithAiortcForEachProfile() async throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.python), FileManager.default.fileExists(atPath: Self.script) else {
-            throw XCTSkip("the aiortc environment is not installed (scripts/install-interop.sh, run by make test)")
+        try await run(script: Self.script("aiortc_peer.py"), profiles: SRTPProtectionProfile.allCases)
+    }
+
+    /// Chromium offers the GCM profiles and SRTP_AES128_CM_SHA1_80, not _32.
+    func testSRTPBothWaysWithHeadlessChromium() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/chromium/chromium") || FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") else {
+            throw XCTSkip("chromium is not installed (make test-deps installs it)")
+        }
+        try await run(script: Self.script("chromium_peer.py"), profiles: [.aeadAES256GCM, .aeadAES128GCM, .aes128CMSHA1_80])
+    }
+
+    private func run(script: String, profiles: [SRTPProtectionProfile]) async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.python), FileManager.default.fileExists(atPath: script) else {
+            throw XCTSkip("the interop environment is not installed (scripts/install-interop.sh, run by make test)")
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        for profile in SRTPProtectionProfile.allCases {
+        for profile in profiles {
             do {
-                try await exchange(profile: profile, group: group)
+                try await exchange(script: script, profile: profile, group: group)
             } catch {
                 XCTFail("\(profile): \(error)")
             }
@@ -96,9 +109,9 @@ final class AiortcInteropTests: XCTestCase {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    private func exchange(profile: SRTPProtectionProfile, group: MultiThreadedEventLoopGroup) async throws {
+    private func exchange(script: String, profile: SRTPProtectionProfile, group: MultiThreadedEventLoopGroup) async throws {
         let port = freePort()
-        let peer = try Peer(profile: profile)
+        let peer = try Peer(script: script, profile: profile)
         let offerMessage = try peer.next()
         XCTAssertEqual(offerMessage["type"] as? String, "offer")
         let offer = try SessionDescription(parsing: try XCTUnwrap(offerMessage["sdp"] as? String))
@@ -123,7 +136,7 @@ final class AiortcInteropTests: XCTestCase {
             origin: SDPOrigin(sessionID: "1", sessionVersion: 1, addressType: "IP4", address: "127.0.0.1"),
             iceCredentials: SDPICECredentials(ufrag: local.ufrag, pwd: local.password),
             candidates: [.host(address: "127.0.0.1", port: port)],
-            fingerprint: try Fingerprint(hashFunction: "sha-256", hex: ours.value))
+            fingerprint: try Fingerprint(hashFunction: "sha-256", hex: ours.value), ssrc: 0x7A4D_0001, cname: "tandem")
         let (answer, negotiated) = try answerWebRTCOffer(offer, local: parameters, preferences: AudioCodecPreferences(codecs: [.pcmu, .telephoneEvent]))
         XCTAssertEqual(negotiated.codec, .pcmu)
         try peer.send(["type": "answer", "sdp": answer.serialized])
