@@ -84,6 +84,7 @@ import time
 import wave
 
 import websockets
+from peer_protocol import emit, read_line, start_stdin_reader
 
 log = logging.getLogger("chromium_peer")
 
@@ -461,45 +462,6 @@ async def attach(devtools, url, deadline):
         await asyncio.sleep(0.05)
 
 
-async def read_line(reader_queue, deadline):
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise asyncio.TimeoutError
-    return await asyncio.wait_for(reader_queue.get(), remaining)
-
-
-def start_stdin_reader(loop):
-    """Lines of stdin into an asyncio queue (None at end of input)."""
-    queue = asyncio.Queue()
-    fd = sys.stdin.fileno()
-    pending = bytearray()
-
-    def on_readable():
-        chunk = os.read(fd, 65536)
-        pending.extend(chunk)
-        while b"\n" in pending:
-            line, _, rest = bytes(pending).partition(b"\n")
-            pending[:] = rest
-            queue.put_nowait(line.decode("utf-8", "replace") + "\n")
-        if not chunk:
-            loop.remove_reader(fd)
-            if pending:
-                queue.put_nowait(pending.decode("utf-8", "replace"))
-                pending.clear()
-            queue.put_nowait(None)
-
-    try:
-        loop.add_reader(fd, on_readable)
-    except (ValueError, OSError, NotImplementedError, PermissionError):
-        for line in sys.stdin.readlines():
-            queue.put_nowait(line)
-        queue.put_nowait(None)
-    return queue
-
-
-def emit(message):
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
 
 
 def empty_result(error=None):

@@ -1,0 +1,50 @@
+"""The JSON-lines protocol shared by the interop test peers (aiortc_peer.py, chromium_peer.py):
+one JSON object per line on stdout, answers read from stdin without blocking the event loop."""
+
+import asyncio
+import json
+import os
+import sys
+import time
+
+
+async def read_line(reader_queue, deadline):
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise asyncio.TimeoutError
+    return await asyncio.wait_for(reader_queue.get(), remaining)
+
+
+def start_stdin_reader(loop):
+    """Lines of stdin into an asyncio queue (None at end of input)."""
+    queue = asyncio.Queue()
+    fd = sys.stdin.fileno()
+    pending = bytearray()
+
+    def on_readable():
+        chunk = os.read(fd, 65536)
+        pending.extend(chunk)
+        while b"\n" in pending:
+            line, _, rest = bytes(pending).partition(b"\n")
+            pending[:] = rest
+            queue.put_nowait(line.decode("utf-8", "replace") + "\n")
+        if not chunk:
+            loop.remove_reader(fd)
+            if pending:
+                queue.put_nowait(pending.decode("utf-8", "replace"))
+                pending.clear()
+            queue.put_nowait(None)
+
+    try:
+        loop.add_reader(fd, on_readable)
+    except (ValueError, OSError, NotImplementedError, PermissionError):
+        # Not pollable (a regular file): read it whole now.
+        for line in sys.stdin.readlines():
+            queue.put_nowait(line)
+        queue.put_nowait(None)
+    return queue
+
+
+def emit(message):
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
