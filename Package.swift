@@ -118,8 +118,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["DTLS", "SRTP", "AudioCodecs"]),
-        .testTarget(name: "MediaEngineTests", dependencies: ["MediaEngine", "ICE", "DTLS", "SRTP", "RTP", "SDP", "AudioCodecs", nioCore, nioPosix]),
-        .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP"]),
+        .testTarget(name: "MediaEngineTests", dependencies: ["MediaEngine", "ICE", "DTLS", "SRTP", "RTP", "SDP", "AudioCodecs", "TandemTestSupport", nioCore, nioPosix]),
+        .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "TandemTestSupport"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: ["Gateway", "SIP", "SIPTransport", "TandemConfig", "TandemTestSupport", nioPosix, logging],
@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "ICETests", dependencies: ["ICE"]),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["Control", "tandemd", "tandemctl"],
+            dependencies: ["Control", "tandemd", "tandemctl", "TandemTestSupport"],
             exclude: ["Scenarios"]),
     ],
     swiftLanguageModes: [.v6]

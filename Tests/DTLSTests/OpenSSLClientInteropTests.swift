@@ -5,6 +5,7 @@
 import DTLS
 import Foundation
 import NIOCore
+import TandemTestSupport
 import XCTest
 
 final class OpenSSLClientInteropTests: XCTestCase {
@@ -20,21 +21,9 @@ final class OpenSSLClientInteropTests: XCTestCase {
                                       expectedRemoteFingerprint: clientCertificate.fingerprint(.sha256))
 
         // The server's socket.
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(fd) }
-        var local = sockaddr_in()
-        local.sin_family = sa_family_t(AF_INET)
-        local.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
-                bind(fd, pointer, length)
-                return getsockname(fd, pointer, &length)
-            }
-        }
-        let port = Int(UInt16(bigEndian: local.sin_port))
-        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let socket = LoopbackUDPSocket()
+        socket.setReceiveTimeout(microseconds: 200_000)
+        let port = socket.port
 
         let client = Process()
         client.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
@@ -55,23 +44,10 @@ final class OpenSSLClientInteropTests: XCTestCase {
         // Serve datagrams until the handshake is done.
         var keys: SRTPKeyingMaterial?
         let deadline = Date().addingTimeInterval(15)
-        var peer = sockaddr_in()
         while keys == nil && Date() < deadline {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            var peerLength = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let n = buffer.withUnsafeMutableBytes { raw in
-                withUnsafeMutablePointer(to: &peer) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, raw.baseAddress, raw.count, 0, $0, &peerLength) }
-                }
-            }
-            let output = n > 0 ? server.receive(Array(buffer[0..<n]), now: .now()) : server.timeout(now: .now())
-            for datagram in output.datagrams {
-                _ = withUnsafePointer(to: &peer) { pointer in
-                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { target in
-                        datagram.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, target, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                    }
-                }
-            }
+            let datagram = socket.receive()
+            let output = datagram.map { server.receive($0, now: .now()) } ?? server.timeout(now: .now())
+            for reply in output.datagrams { socket.reply(reply) }
             for event in output.events {
                 switch event {
                 case .connected(let profile, let material):

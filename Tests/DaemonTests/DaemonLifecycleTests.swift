@@ -2,6 +2,7 @@
 // tandemctl, reloaded with SIGHUP (a broken file is refused), stopped with SIGTERM.
 
 import Foundation
+import TandemTestSupport
 import XCTest
 
 final class DaemonLifecycleTests: XCTestCase {
@@ -109,19 +110,8 @@ final class DaemonLifecycleTests: XCTestCase {
 
     func testRefusesToStartWhenAListenerPortIsTaken() throws {
         // Hold a UDP port, then ask tandemd to listen on it.
-        let holder = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(holder) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
-                bind(holder, pointer, length)
-                return getsockname(holder, pointer, &length)
-            }
-        }
-        let port = Int(UInt16(bigEndian: address.sin_port))
+        let holder = LoopbackUDPSocket()
+        let port = holder.port
 
         let daemon = try DaemonUnderTest()
         let config = DaemonUnderTest.config(node: "under-test", drainTimeout: "5s", controlSocket: daemon.controlSocket)
@@ -132,6 +122,7 @@ final class DaemonLifecycleTests: XCTestCase {
         XCTAssertTrue(daemon.stderr.contains("cannot bind UDP listener on 127.0.0.1:\(port)"), daemon.stderr)
         XCTAssertFalse(daemon.notify.received.contains { $0.contains("READY=1") }, "READY only after every listener is bound")
         XCTAssertFalse(FileManager.default.fileExists(atPath: daemon.controlSocket))
+        withExtendedLifetime(holder) {}  // the port stays taken until here
     }
 
     func testASecondDaemonOnTheSameControlSocketDoesNotStart() throws {

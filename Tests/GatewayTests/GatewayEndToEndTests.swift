@@ -32,7 +32,7 @@ final class GatewayEndToEndTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         media = MediaStandIn()
-        sippPort = try Self.freeUDPPort()
+        sippPort = LoopbackUDPSocket.freePort()
         let config = """
             node: e2e
             sip:
@@ -73,22 +73,6 @@ final class GatewayEndToEndTests: XCTestCase {
 
     private var wsPort: Int { transport.bound.first { $0.transport == .ws }!.port }
     private var udpPort: Int { transport.bound.first { $0.transport == .udp }!.port }
-
-    static func freeUDPPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
-                bind(fd, pointer, length)
-                return getsockname(fd, pointer, &length)
-            }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 
     /// Starts sipp as the trunk with `scenario`; the returned process ends when the scenario does.
     private func startSipp(_ scenario: String) throws -> Process {
@@ -317,33 +301,14 @@ final class GatewayEndToEndTests: XCTestCase {
 
     func testInviteFromAnUnknownAddressIsForbidden() throws {
         // 127.0.0.2 is loopback too, but not in the trunk's allowed sources.
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(fd) }
-        var local = sockaddr_in()
-        local.sin_family = sa_family_t(AF_INET)
-        local.sin_addr.s_addr = inet_addr("127.0.0.2")
-        _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var remote = sockaddr_in()
-        remote.sin_family = sa_family_t(AF_INET)
-        remote.sin_port = in_port_t(UInt16(udpPort).bigEndian)
-        remote.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let stranger = LoopbackUDPSocket(address: "127.0.0.2", receiveTimeout: 5)
         var invite = request(.invite, uri: "sip:1001@127.0.0.1", to: "<sip:1001@127.0.0.1>", callID: "stranger", cseq: 1,
                              body: Array("v=0\r\n".utf8))
-        invite.headers.set("Via", "SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bKstranger;rport")
-        let bytes = invite.serialized()
-        _ = withUnsafePointer(to: &remote) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, address, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
+        invite.headers.set("Via", "SIP/2.0/UDP 127.0.0.2:\(stranger.port);branch=z9hG4bKstranger;rport")
+        stranger.send(invite.serialized(), toPort: udpPort)
         var final: SIPResponse?
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while final == nil {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { break }
-            if case .response(let response) = try SIPParser.parse(buffer[0..<n]), !response.isProvisional { final = response }
+        while final == nil, let datagram = stranger.receive() {
+            if case .response(let response) = try SIPParser.parse(datagram), !response.isProvisional { final = response }
         }
         XCTAssertEqual(final?.statusCode, 403)
         XCTAssertEqual(final?.reason, "Forbidden (source not allowed)")

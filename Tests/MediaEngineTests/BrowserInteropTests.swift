@@ -16,6 +16,7 @@ import NIOPosix
 import RTP
 import SDP
 import Synchronization
+import TandemTestSupport
 import XCTest
 
 final class BrowserInteropTests: XCTestCase {
@@ -92,25 +93,8 @@ final class BrowserInteropTests: XCTestCase {
         try await group.shutdownGracefully()
     }
 
-    /// A free UDP port on 127.0.0.1 (media ports come from the port pool in the daemon).
-    private func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
-                bind(fd, pointer, length)
-                return getsockname(fd, pointer, &length)
-            }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     private func exchange(script: String, profile: SRTPProtectionProfile, group: MultiThreadedEventLoopGroup) async throws {
-        let port = freePort()
+        let port = LoopbackUDPSocket.freePort()  // the daemon takes media ports from its pool
         let peer = try Peer(script: script, profile: profile)
         let offerMessage = try peer.next()
         XCTAssertEqual(offerMessage["type"] as? String, "offer")
