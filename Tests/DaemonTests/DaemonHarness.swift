@@ -132,7 +132,7 @@ final class DaemonUnderTest {
             - {transport: ws, address: 127.0.0.1, port: 0}
         media:
           interfaces:
-            - {name: default, address: 127.0.0.1, port_min: 41000, port_max: 41999}
+            - {name: default, address: 127.0.0.1, port_min: 21000, port_max: 21999}  # below the kernel's ephemeral ports
         workers: 1
         control:
           socket: \(controlSocket)
