@@ -1,0 +1,77 @@
+// One UDP socket of a media leg, bound on the call's event loop: datagrams in go to a handler on
+// that loop, datagrams out are written and flushed in batches, and one timer follows the leg
+// core's next deadline. The leg drivers (WebRTC, RTP) are this plus their core.
+
+import NIOCore
+import NIOPosix
+
+final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
+    let eventLoop: any EventLoop
+    private var channel: (any Channel)?
+    private var timer: Scheduled<Void>?
+    private let onDatagram: ([UInt8], SocketAddress) -> Void
+
+    private init(eventLoop: any EventLoop, onDatagram: @escaping ([UInt8], SocketAddress) -> Void) {
+        self.eventLoop = eventLoop
+        self.onDatagram = onDatagram
+    }
+
+    /// Binds `address`:`port` on `eventLoop`; `onDatagram` runs on that loop for every datagram.
+    static func bind(address: String, port: Int, on eventLoop: any EventLoop,
+                     onDatagram: @escaping ([UInt8], SocketAddress) -> Void) async throws -> MediaSocket {
+        let socket = MediaSocket(eventLoop: eventLoop, onDatagram: onDatagram)
+        let channel = try await DatagramBootstrap(group: eventLoop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(MediaSocketHandler(socket: socket))
+                }
+            }
+            .bind(host: address, port: port).get()
+        try await eventLoop.submit { socket.channel = channel }.get()
+        return socket
+    }
+
+    var localAddress: SocketAddress? { channel?.localAddress }
+
+    /// Writes datagrams and flushes once (on the loop).
+    func send(_ datagrams: [(bytes: [UInt8], to: SocketAddress)]) {
+        guard let channel, !datagrams.isEmpty else { return }
+        for datagram in datagrams {
+            channel.write(AddressedEnvelope(remoteAddress: datagram.to, data: ByteBuffer(bytes: datagram.bytes)), promise: nil)
+        }
+        channel.flush()
+    }
+
+    /// Replaces the timer with one at `deadline` (none when nil).
+    func schedule(at deadline: NIODeadline?, _ fire: @escaping () -> Void) {
+        timer?.cancel()
+        timer = nil
+        guard let deadline else { return }
+        timer = eventLoop.scheduleTask(deadline: deadline) { [weak self] in
+            self?.timer = nil
+            fire()
+        }
+    }
+
+    func close() async {
+        try? await eventLoop.submit {
+            self.timer?.cancel()
+            self.timer = nil
+        }.get()
+        try? await channel?.close()
+    }
+
+    fileprivate func received(_ bytes: [UInt8], from source: SocketAddress) { onDatagram(bytes, source) }
+}
+
+private final class MediaSocketHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    private let socket: MediaSocket  // a cycle until the channel closes and the pipeline lets go
+
+    init(socket: MediaSocket) { self.socket = socket }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        socket.received(Array(envelope.data.readableBytesView), from: envelope.remoteAddress)
+    }
+}

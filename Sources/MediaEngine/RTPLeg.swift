@@ -1,0 +1,87 @@
+// The IO driver of a trunk's RTP leg: the RTP socket (and the RTCP socket on the next port unless
+// rtcp-mux was agreed) on the call's event loop, carrying what the RTPLegCore decides, with one
+// timer for reports and the media timeout.
+
+import NIOCore
+import RTP
+
+public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
+    private let core: RTPLegCore
+    private var rtpSocket: MediaSocket!
+    private var rtcpSocket: MediaSocket?
+    private let onEvent: @Sendable (RTPLegEvent) -> Void
+    private let onRTP: @Sendable ([UInt8]) -> Void
+
+    public var eventLoop: any EventLoop { rtpSocket.eventLoop }
+
+    private init(core: RTPLegCore, onEvent: @escaping @Sendable (RTPLegEvent) -> Void, onRTP: @escaping @Sendable ([UInt8]) -> Void) {
+        self.core = core
+        self.onEvent = onEvent
+        self.onRTP = onRTP
+    }
+
+    /// Binds the even `port` for RTP (and `port + 1` for RTCP without rtcp-mux) on `eventLoop`.
+    public static func open(address: String, port: Int, on eventLoop: any EventLoop, core: RTPLegCore,
+                            onEvent: @escaping @Sendable (RTPLegEvent) -> Void, onRTP: @escaping @Sendable ([UInt8]) -> Void) async throws -> RTPLeg {
+        let leg = RTPLeg(core: core, onEvent: onEvent, onRTP: onRTP)
+        leg.rtpSocket = try await MediaSocket.bind(address: address, port: port, on: eventLoop) { bytes, source in
+            leg.perform(leg.core.receive(bytes, from: source, now: .now()))
+        }
+        if !core.settings.rtcpMux {
+            do {
+                leg.rtcpSocket = try await MediaSocket.bind(address: address, port: port + 1, on: eventLoop) { bytes, source in
+                    leg.perform(leg.core.receive(bytes, from: source, rtcpPort: true, now: .now()))
+                }
+            } catch {
+                await leg.rtpSocket.close()
+                throw error
+            }
+        }
+        try await eventLoop.submit { leg.reschedule() }.get()
+        return leg
+    }
+
+    public var localAddress: SocketAddress? { rtpSocket.localAddress }
+
+    /// Sends an RTP packet to the trunk (not while on hold).
+    public func send(rtp packet: [UInt8]) {
+        eventLoop.execute { self.perform(self.core.send(rtp: packet, now: .now())) }
+    }
+
+    public func counters() async throws -> RTPLegCounters {
+        try await eventLoop.submit { self.core.counters }.get()
+    }
+
+    public func close() async {
+        await rtpSocket.close()
+        await rtcpSocket?.close()
+    }
+
+    // MARK: On the loop
+
+    private func perform(_ output: RTPLegOutput) {
+        // Reports go out of the RTCP socket when there is one (symmetric RTCP, RFC 4961).
+        let rtcpAddress = core.remoteRTCPAddress
+        var rtp: [(bytes: [UInt8], to: SocketAddress)] = []
+        var rtcp: [(bytes: [UInt8], to: SocketAddress)] = []
+        for datagram in output.datagrams {
+            if rtcpSocket != nil, datagram.to == rtcpAddress, PacketKind.classify(datagram.bytes) == .rtcp {
+                rtcp.append(datagram)
+            } else {
+                rtp.append(datagram)
+            }
+        }
+        rtpSocket.send(rtp)
+        rtcpSocket?.send(rtcp)
+        for event in output.events { onEvent(event) }
+        for packet in output.rtp { onRTP(packet) }
+        reschedule()
+    }
+
+    private func reschedule() {
+        rtpSocket.schedule(at: core.nextDeadline) { [weak self] in
+            guard let self else { return }
+            self.perform(self.core.timeout(now: .now()))
+        }
+    }
+}
