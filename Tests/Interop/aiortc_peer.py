@@ -65,7 +65,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 from pylibsrtp import Policy
-from peer_protocol import emit, read_line, start_stdin_reader
+from peer_protocol import emit, read_answer
 
 log = logging.getLogger("aiortc_peer")
 
@@ -272,18 +272,8 @@ async def run(args):
         emit({"type": "offer", "sdp": pc.localDescription.sdp})
 
         stage = "waiting for the answer"
-        lines = start_stdin_reader(loop)
-        while True:
-            line = await read_line(lines, deadline)
-            if line is None:
-                raise RuntimeError("stdin closed before an answer came")
-            if not line.strip():
-                continue
-            message = json.loads(line)
-            if message.get("type") == "answer":
-                break
-            log.warning("ignoring message of type %r", message.get("type"))
-        await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "answer"))
+        answer_sdp = await read_answer(loop, deadline, log)
+        await pc.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
 
         stage = "connecting"
         await asyncio.wait_for(connected, max(0.0, deadline - time.monotonic()))

@@ -84,7 +84,7 @@ import time
 import wave
 
 import websockets
-from peer_protocol import emit, read_line, start_stdin_reader
+from peer_protocol import emit, read_answer
 
 log = logging.getLogger("chromium_peer")
 
@@ -498,18 +498,8 @@ async def run(args, browser):
         log.debug("offer after %.2f s", time.monotonic() - started)
 
         stage = "waiting for the answer"
-        lines = start_stdin_reader(loop)
-        while True:
-            line = await read_line(lines, deadline)
-            if line is None:
-                raise RuntimeError("stdin closed before an answer came")
-            if not line.strip():
-                continue
-            message = json.loads(line)
-            if message.get("type") == "answer":
-                break
-            log.warning("ignoring message of type %r", message.get("type"))
-        await asyncio.wait_for(devtools.evaluate(f"applyAnswer({json.dumps(message['sdp'])})"),
+        answer_sdp = await read_answer(loop, deadline, log)
+        await asyncio.wait_for(devtools.evaluate(f"applyAnswer({json.dumps(answer_sdp)})"),
                                max(0.1, deadline - time.monotonic()))
 
         stage = "connecting"

@@ -48,3 +48,18 @@ def start_stdin_reader(loop):
 def emit(message):
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
+
+
+async def read_answer(loop, deadline, log):
+    """The SDP of the first {"type": "answer"} line on stdin; other messages are logged and skipped."""
+    lines = start_stdin_reader(loop)
+    while True:
+        line = await read_line(lines, deadline)
+        if line is None:
+            raise RuntimeError("stdin closed before an answer came")
+        if not line.strip():
+            continue
+        message = json.loads(line)
+        if message.get("type") == "answer":
+            return message["sdp"]
+        log.warning("ignoring message of type %r", message.get("type"))
