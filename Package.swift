@@ -69,7 +69,9 @@ let package = Package(
         .target(
             name: "TandemConfig",
             dependencies: ["SIP", "SDP", "DTLS", .product(name: "Yams", package: "Yams")]),
-        .target(name: "Gateway", dependencies: ["SIP", "SDP", "SIPTransport", "TandemConfig", "MediaEngine", nioCore, logging]),
+        .target(
+            name: "Gateway",
+            dependencies: ["SIP", "SDP", "ICE", "DTLS", "AudioCodecs", "SIPTransport", "TandemConfig", "MediaEngine", nioCore, logging]),
         .target(
             name: "Control",
             dependencies: [
@@ -128,7 +130,7 @@ let package = Package(
         .testTarget(name: "ICETests", dependencies: ["ICE"]),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["Control", "tandemd", "tandemctl", "TandemTestSupport"],
+            dependencies: ["Control", "tandemd", "tandemctl", "TandemTestSupport", "SIP", nioCore, nioPosix],
             exclude: ["Scenarios"]),
     ],
     swiftLanguageModes: [.v6]

@@ -102,6 +102,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var trunkStates: [String: String]?
     public var users: Int
     public var mediaPorts: Int
+    /// Media counters since start: relayed_calls, transcoded_calls, refused_no_ports,
+    /// refused_overload, media_failures, ports_in_use, and worker load in percent per loop.
+    public var media: [String: Int]?
     public var libraries: [String: String]
 
     public init(
@@ -109,7 +112,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         configFile: String, configFiles: [String], configGeneration: Int, lastReload: Reload?,
         listeners: [Listener], http: Listener?, controlSocket: String, workers: Int, logLevel: String,
         activeCalls: Int, registrations: Int, trunks: Int, trunkStates: [String: String]? = nil, users: Int, mediaPorts: Int,
-        libraries: [String: String]
+        media: [String: Int]? = nil, libraries: [String: String]
     ) {
         self.version = version
         self.node = node
@@ -132,6 +135,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         self.trunkStates = trunkStates
         self.users = users
         self.mediaPorts = mediaPorts
+        self.media = media
         self.libraries = libraries
     }
 }

@@ -29,7 +29,14 @@ public enum StatusFormatter {
         row("Registrations", "\(status.registrations) (\(status.users) users configured)")
         row("Trunks", "\(status.trunks)")
         for name in (status.trunkStates ?? [:]).keys.sorted() { row("", "\(name): \(status.trunkStates![name]!)") }
-        row("Media ports", "\(status.mediaPorts) RTP port pairs")
+        row("Media ports", "\(status.mediaPorts) RTP port pairs" + (status.media?["ports_in_use"]).map { ", \($0) in use" }.orEmpty)
+        if let media = status.media {
+            row("Media calls", "\(media["relayed_calls", default: 0]) relayed, \(media["transcoded_calls", default: 0]) transcoded, "
+                + "\(media["media_failures", default: 0]) ended by media failure")
+            row("Refused", "\(media["refused_no_ports", default: 0]) for lack of ports, \(media["refused_overload", default: 0]) over load")
+            let loads = media.keys.filter { $0.hasPrefix("worker_load_") }.sorted().map { "\(media[$0]!)%" }
+            if !loads.isEmpty { row("Worker load", loads.joined(separator: " ")) }
+        }
         let libraries = status.libraries.keys.sorted().map { status.libraries[$0]! }
         row("Libraries", libraries.joined(separator: ", "))
         return lines.joined(separator: "\n")
@@ -48,4 +55,8 @@ public enum StatusFormatter {
         parts.append("\(remaining)s")
         return parts.joined(separator: " ")
     }
+}
+
+extension Optional where Wrapped == String {
+    var orEmpty: String { self ?? "" }
 }

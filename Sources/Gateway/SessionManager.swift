@@ -17,11 +17,14 @@ public enum SessionResult: Sendable, Equatable {
     case sdp([UInt8])
     /// The SDP cannot be accepted: the call gets 488 with this text in a Warning header.
     case rejected(warning: String)
+    /// No media resources now (ports exhausted, workers over their load): the call gets 503.
+    case unavailable(String)
 }
 
 public protocol SessionManager: Sendable {
-    /// The offer of a new call, received on `side`; returns the offer for the other side.
-    func offer(_ sdp: [UInt8], call: String, from side: CallSide) -> SessionResult
+    /// An offer received on `side`: a new call's (with the trunk on its SIP side, when known) or
+    /// a re-INVITE's. Returns the offer for the other side.
+    func offer(_ sdp: [UInt8], call: String, from side: CallSide, trunk: String?) -> SessionResult
     /// The answer received on `side` to the offer sent there; returns the answer for the caller.
     func answer(_ sdp: [UInt8], call: String, from side: CallSide) -> SessionResult
     /// The call has ended: free its media.
@@ -32,7 +35,7 @@ public protocol SessionManager: Sendable {
 /// Warning that says why, rather than being connected to media that does not exist.
 public struct NoMediaSessionManager: SessionManager {
     public init() {}
-    public func offer(_ sdp: [UInt8], call: String, from side: CallSide) -> SessionResult {
+    public func offer(_ sdp: [UInt8], call: String, from side: CallSide, trunk: String?) -> SessionResult {
         .rejected(warning: "media legs are not available on this node yet")
     }
     public func answer(_ sdp: [UInt8], call: String, from side: CallSide) -> SessionResult {

@@ -108,9 +108,10 @@ extension SignalingCore {
         }
         let callID = Self.newTag() + "@" + routing.node
         let offer: [UInt8]
-        switch sessions.offer(request.body, call: callID, from: side) {
+        switch sessions.offer(request.body, call: callID, from: side, trunk: trunkName ?? callerTrunk?.name) {
         case .sdp(let sdp): offer = sdp
         case .rejected(let warning): return refuse(488, warning: warning)
+        case .unavailable(let reason): return refuse(503, "Service Unavailable (\(reason))")
         }
 
         // The outgoing INVITE (§8.1.1).
@@ -192,7 +193,7 @@ extension SignalingCore {
                     call.answerForA = sdp
                     relayed.headers.add("Content-Type", "application/sdp")
                     relayed.body = sdp
-                case .rejected:
+                case .rejected, .unavailable:
                     break  // early media is optional; the 200 carries the answer
                 }
             }
@@ -224,7 +225,7 @@ extension SignalingCore {
             if !response.body.isEmpty, answer == nil {
                 switch sessions.answer(response.body, call: callID, from: call.b.side) {
                 case .sdp(let sdp): answer = sdp
-                case .rejected(let warning):
+                case .rejected(let warning), .unavailable(let warning):
                     calls[callID] = call
                     var failure = call.a.invite.makeResponse(488, toTag: call.a.localTag)
                     failure.headers.add("Warning", "399 \(routing?.node ?? "tandem") \(SIPGrammarQuote.quote(warning))")
@@ -336,9 +337,9 @@ extension SignalingCore {
         if !request.body.isEmpty {
             let type = request.headers["Content-Type"] ?? "application/octet-stream"
             if request.method != .info && type.lowercased().hasPrefix("application/sdp") {
-                switch sessions.offer(request.body, call: callID, from: fromSide) {
+                switch sessions.offer(request.body, call: callID, from: fromSide, trunk: call.trunk) {
                 case .sdp(let sdp): relayed.body = sdp
-                case .rejected(let warning):
+                case .unavailable(let warning), .rejected(let warning):
                     var response = request.makeResponse(488)
                     response.headers.add("Warning", "399 \(routing?.node ?? "tandem") \(SIPGrammarQuote.quote(warning))")
                     return respond(to: id, with: response, now: now)
@@ -375,7 +376,7 @@ extension SignalingCore {
             case .sdp(let sdp):
                 back.body = sdp
                 back.headers.add("Content-Type", "application/sdp")
-            case .rejected:
+            case .rejected, .unavailable:
                 back = relay.request.makeResponse(488)
             }
         } else if !response.body.isEmpty {

@@ -45,7 +45,25 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
 
     /// Sends an RTP packet to the trunk (not while on hold).
     public func send(rtp packet: [UInt8]) {
-        eventLoop.execute { self.perform(self.core.send(rtp: packet, now: .now())) }
+        if eventLoop.inEventLoop {
+            perform(core.send(rtp: packet, now: .now()))
+        } else {
+            eventLoop.execute { self.perform(self.core.send(rtp: packet, now: .now())) }
+        }
+    }
+
+    /// A new remote address and direction after a re-INVITE (hold, resume, a moved peer).
+    public func update(remote: SocketAddress?, direction: RTPLegCore.Direction) {
+        eventLoop.execute {
+            if let remote { self.core.setRemote(remote) }
+            self.core.setDirection(direction, now: .now())
+            self.reschedule()
+        }
+    }
+
+    /// Where media goes, the direction and the counters, read on the leg's loop.
+    public func status() async throws -> RTPLegStatus {
+        try await eventLoop.submit { self.core.status }.get()
     }
 
     public func counters() async throws -> RTPLegCounters {

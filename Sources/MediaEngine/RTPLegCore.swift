@@ -35,6 +35,15 @@ public struct RTPLegOutput: Sendable {
     public init() {}
 }
 
+/// What call detail status shows of an RTP leg.
+public struct RTPLegStatus: Sendable, Equatable {
+    public var remote: SocketAddress
+    public var latched: Bool
+    public var direction: RTPLegCore.Direction
+    public var counters: RTPLegCounters
+    public var received: ReceptionSummary?
+}
+
 public final class RTPLegCore {
     public struct Settings: Sendable {
         public var strictSource: Bool
@@ -94,6 +103,18 @@ public final class RTPLegCore {
             let address = try? SocketAddress(ipAddress: host, port: port + 1)
         else { return remote }
         return address
+    }
+
+    /// A new address from the peer's SDP (a re-INVITE): latching starts again.
+    public func setRemote(_ address: SocketAddress) {
+        guard !sameHostAndPort(address, remote) else { return }
+        remote = address
+        latched = false
+    }
+
+    public var status: RTPLegStatus {
+        RTPLegStatus(remote: remote, latched: latched, direction: direction, counters: counters,
+                     received: remoteSSRC.map { _ in statistics.summary } )
     }
 
     /// Hold and resume: our SDP direction after an offer/answer.

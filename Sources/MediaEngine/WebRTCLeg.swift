@@ -2,6 +2,7 @@
 // WebRTCLegCore decides (STUN answers, DTLS flights, SRTP), and one timer at the core's next
 // deadline. Everything about the leg happens on that loop: no locks on the packet path.
 
+import ICE
 import NIOCore
 
 public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
@@ -40,7 +41,21 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
 
     /// Sends an RTP packet (encrypted by the core) to the browser, once connected.
     public func send(rtp packet: [UInt8]) {
-        eventLoop.execute { self.perform(self.core.send(rtp: packet)) }
+        if eventLoop.inEventLoop {
+            perform(core.send(rtp: packet))
+        } else {
+            eventLoop.execute { self.perform(self.core.send(rtp: packet)) }
+        }
+    }
+
+    /// Restarts ICE (a re-INVITE with new credentials) on the leg's loop.
+    public func restartICE(local: ICECredentials, remoteUfrag: String, remotePassword: String) {
+        eventLoop.execute { self.perform(self.core.restartICE(local: local, remoteUfrag: remoteUfrag, remotePassword: remotePassword, now: .now())) }
+    }
+
+    /// The SRTP profile, selected pair and counters, read on the leg's loop.
+    public func status() async throws -> WebRTCLegStatus {
+        try await eventLoop.submit { self.core.status }.get()
     }
 
     /// Sends an RTCP compound packet to the browser, once connected.

@@ -57,6 +57,17 @@ public struct WebRTCLegOutput: Sendable {
     }
 }
 
+/// What call detail status shows of a WebRTC leg.
+public struct WebRTCLegStatus: Sendable, Equatable {
+    public var selected: SocketAddress?
+    public var profile: SRTPProtectionProfile?
+    public var counters: WebRTCLegCounters
+    public var received: ReceptionSummary?
+    /// The browser's latest report on Tandem's stream: fraction lost (0-1) and jitter in ms.
+    public var remoteFractionLost: Double?
+    public var remoteJitterMilliseconds: Double?
+}
+
 public final class WebRTCLegCore {
     private var ice: ICELiteAgent
     private let dtls: DTLSEndpoint
@@ -111,6 +122,21 @@ public final class WebRTCLegCore {
     }
 
     public var localICECredentials: ICECredentials { ice.localCredentials }
+
+    public var status: WebRTCLegStatus {
+        WebRTCLegStatus(selected: selected, profile: profile, counters: counters, received: remoteSSRC.map { _ in statistics.summary },
+                        remoteFractionLost: remoteReport.map { Double($0.fractionLost) / 256 },
+                        remoteJitterMilliseconds: remoteReport.map { Double($0.jitter) * 1000 / Double(clockRate) })
+    }
+
+    /// ICE restart (RFC 8445 §9): new credentials on both sides; the selected pair is kept while
+    /// it has consent.
+    public func restartICE(local: ICECredentials, remoteUfrag: String, remotePassword: String, now: NIODeadline) -> WebRTCLegOutput {
+        var output = WebRTCLegOutput()
+        guard !failed else { return output }
+        handle(ice.restart(localCredentials: local, remoteUfrag: remoteUfrag, remotePassword: remotePassword, now: now), into: &output, now: now)
+        return output
+    }
 
     /// Whether SRTP keys exist and a pair is selected: media can be sent.
     public var isConnected: Bool { outbound != nil && selected != nil && !failed }

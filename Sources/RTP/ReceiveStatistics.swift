@@ -159,3 +159,23 @@ public enum NTPTime {
         return whole << 32 | fraction
     }
 }
+
+/// What call detail status shows about a received stream.
+public struct ReceptionSummary: Sendable, Equatable {
+    public var packets: UInt32
+    public var lost: Int64
+    /// Interarrival jitter in milliseconds.
+    public var jitterMilliseconds: Double
+
+    public init(packets: UInt32, lost: Int64, jitterMilliseconds: Double) {
+        self.packets = packets
+        self.lost = lost
+        self.jitterMilliseconds = jitterMilliseconds
+    }
+}
+
+extension ReceiveStatistics {
+    public var summary: ReceptionSummary {
+        ReceptionSummary(packets: received, lost: max(0, cumulativeLost), jitterMilliseconds: Double(jitter) * 1000 / Double(clockRate))
+    }
+}

@@ -92,6 +92,20 @@ public struct ControlSettings: Sendable, Equatable {
 
 public struct MediaSettings: Sendable, Equatable {
     public var interfaces: [MediaInterface]
+    /// No RTP from a trunk for this long (while it should be sending) ends the call.
+    public var rtpTimeout: Duration = .seconds(60)
+    /// Only accept RTP from the address in the trunk's SDP (no latching).
+    public var strictSource: Bool = false
+    /// Admission control: new calls get 503 when the least busy worker loop is over this share
+    /// of one CPU (percent).
+    public var maxLoad: Int = 85
+
+    public init(interfaces: [MediaInterface], rtpTimeout: Duration = .seconds(60), strictSource: Bool = false, maxLoad: Int = 85) {
+        self.interfaces = interfaces
+        self.rtpTimeout = rtpTimeout
+        self.strictSource = strictSource
+        self.maxLoad = maxLoad
+    }
 }
 
 /// An address and UDP port range media sockets are opened on.

@@ -204,9 +204,13 @@ public struct ConfigurationLoader: Sendable {
         let defaults = TandemConfiguration.defaults(file: main.file).media
         guard let section = main.mapping("media") else { return defaults }
         defer { section.finish() }
+        var settings = defaults
+        settings.rtpTimeout = section.duration("rtp_timeout", in: .seconds(5) ... .seconds(3600), default: defaults.rtpTimeout)
+        settings.strictSource = section.bool("strict_source", default: defaults.strictSource)
+        settings.maxLoad = section.int("max_load", in: 10...100, default: defaults.maxLoad)
         guard section.has("interfaces") else {
             _ = section.node("interfaces")
-            return defaults
+            return settings
         }
         var interfaces: [MediaInterface] = []
         for item in section.sequence("interfaces") {
@@ -220,7 +224,8 @@ public struct ConfigurationLoader: Sendable {
                 location: entry.mappingLocation))
             entry.finish()
         }
-        return MediaSettings(interfaces: interfaces)
+        settings.interfaces = interfaces
+        return settings
     }
 
     private func readControl(_ main: MappingReader) -> ControlSettings {

@@ -41,6 +41,7 @@ actor Daemon: ControlCommandHandler {
     let health = HealthState()
     private var sipTransport: SIPTransportLayer?
     private var signaling: SignalingEngine?
+    fileprivate var media: MediaSessions?
     private var sipEvents: Task<Void, Never>?
     private var healthServer: HealthServer?
     private var controlServer: ControlServer?
@@ -76,7 +77,12 @@ actor Daemon: ControlCommandHandler {
             }
             let transport = try await SIPTransportLayer.start(specs, group: group, logger: logger)
             sipTransport = transport
-            let engine = SignalingEngine(transport: transport, configuration: configuration, logger: logger)
+            let sessions = try MediaSessions(configuration: configuration, workers: MediaWorkers(group: group), logger: logger)
+            media = sessions
+            let engine = SignalingEngine(transport: transport, configuration: configuration, logger: logger, sessions: sessions)
+            sessions.onMediaFailure { call, reason in
+                Task { await engine.endCall(call, mediaFailure: reason) }
+            }
             signaling = engine
             sipEvents = Task.detached { await engine.run() }
             if let http = configuration.http {
@@ -119,6 +125,12 @@ actor Daemon: ControlCommandHandler {
             let pending = Daemon.changesNeedingRestart(from: configuration, to: next)
             for change in pending { logger.warning("\(change) changed; the change takes effect at the next restart") }
             configuration = next
+            do {
+                try media?.reconfigure(next)
+            } catch {
+                logger.error("a DTLS certificate of the new configuration cannot be loaded; new calls keep the old one",
+                             metadata: ["error": "\(error)"])
+            }
             await signaling?.reconfigure(next)
             generation += 1
             threshold.level = overrides.logLevel ?? Logger.Level(next.logLevel)
@@ -171,6 +183,7 @@ actor Daemon: ControlCommandHandler {
         await sipEvents?.value
         await healthServer?.close()
         await controlServer?.close()
+        media?.workers.stop()
         sipTransport = nil
         sipEvents = nil
         healthServer = nil
@@ -198,10 +211,26 @@ actor Daemon: ControlCommandHandler {
             logLevel: threshold.level.rawValue, activeCalls: calls, registrations: registered,
             trunks: configuration.trunks.count, trunkStates: trunkStates, users: configuration.users.count,
             mediaPorts: configuration.media.interfaces.reduce(0) { $0 + PortPool(portMin: $1.portMin, portMax: $1.portMax).capacity },
+            media: mediaCounters(),
             libraries: [
                 "openssl": OpenSSLLibrary.version, "libsrtp2": SRTPLibrary.version, "libopus": OpusLibrary.version,
                 "spandsp": "spandsp \(SpanDSPLibrary.release)",
             ])
+    }
+}
+
+extension Daemon {
+    func mediaCounters() -> [String: Int]? {
+        guard let media else { return nil }
+        let counters = media.counters
+        var result = [
+            "relayed_calls": counters.relayedCalls, "transcoded_calls": counters.transcodedCalls,
+            "refused_no_ports": counters.refusedNoPorts, "refused_overload": counters.refusedOverload,
+            "media_failures": counters.mediaFailures,
+            "ports_in_use": media.portUsage.values.reduce(0) { $0 + $1.capacity - $1.free },
+        ]
+        for (index, load) in media.workers.loads.enumerated() { result["worker_load_\(index)"] = Int((load.load * 100).rounded()) }
+        return result
     }
 }
 

@@ -219,6 +219,7 @@ struct StatusReportJSON: Decodable {
     var registrations: Int
     var logLevel: String
     var libraries: [String: String]
+    var media: [String: Int]?
 }
 
 /// A plain HTTP/1.1 GET over a TCP socket; returns the status line and body.

@@ -12,7 +12,7 @@ final class MediaStandIn: SessionManager {
     /// Calls seen, in order.
     var calls: [String] { callIDs.withLock { $0 } }
 
-    func offer(_ sdp: [UInt8], call: String, from side: CallSide) -> SessionResult {
+    func offer(_ sdp: [UInt8], call: String, from side: CallSide, trunk: String?) -> SessionResult {
         log.withLock { $0.append("offer from \(side)") }
         callIDs.withLock { if !$0.contains(call) { $0.append(call) } }
         return .sdp(Array("v=0 relayed-offer-from-\(side)".utf8))

@@ -61,6 +61,7 @@ from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
@@ -240,6 +241,11 @@ async def run(args):
 
     pc = make_peer_connection()
     transceiver = pc.addTransceiver(ToneTrack(args.frequency), direction="sendrecv")
+    if args.codecs:
+        wanted = [name.strip().lower() for name in args.codecs.split(",")]
+        capabilities = RTCRtpSender.getCapabilities("audio").codecs
+        transceiver.setCodecPreferences(
+            [c for name in wanted for c in capabilities if c.mimeType.lower() == "audio/" + name])
     remote_track = loop.create_future()
     connected = loop.create_future()
     connected.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -329,6 +335,7 @@ async def run(args):
         for report in stats.values():
             if report.type == "inbound-rtp":
                 result["packetsReceived"] = report.packetsReceived
+                result["packetsLost"] = getattr(report, "packetsLost", None)
     except Exception:
         log.debug("stats unavailable", exc_info=True)
     try:
@@ -345,6 +352,8 @@ def parse_args(argv=None):
         help="offer/accept only this DTLS-SRTP profile (comma-separated for several); "
         f"known: {', '.join(KNOWN_PROFILES)}",
     )
+    parser.add_argument("--codecs",
+                        help="offer only these codecs, in this order (comma-separated: opus,PCMU,PCMA,G722)")
     parser.add_argument("--duration", type=float, default=3.0,
                         help="seconds of remote audio to receive (default 3)")
     parser.add_argument("--timeout", type=float, default=15.0,

@@ -20,54 +20,8 @@ import TandemTestSupport
 import XCTest
 
 final class BrowserInteropTests: XCTestCase {
-    private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    private static var python: String { root.appendingPathComponent(".venv/bin/python").path }
-    private static func script(_ name: String) -> String { root.appendingPathComponent("Tests/Interop/\(name)").path }
-
-    /// The aiortc peer process, talking JSON lines.
-    final class Peer {
-        let process = Process()
-        private let input = Pipe()
-        private let output = Pipe()
-        private var buffer = Data()
-
-        init(script: String, profile: SRTPProtectionProfile) throws {
-            process.executableURL = URL(fileURLWithPath: BrowserInteropTests.python)
-            process.arguments = [script, "--srtp-profile", profile.rawValue, "--duration", "2", "--timeout", "20"]
-            process.standardInput = input
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-        }
-
-        func send(_ object: [String: String]) throws {
-            var data = try JSONSerialization.data(withJSONObject: object)
-            data.append(UInt8(ascii: "\n"))
-            input.fileHandleForWriting.write(data)
-        }
-
-        /// The next JSON line from the peer.
-        func next() throws -> [String: Any] {
-            while true {
-                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = buffer[buffer.startIndex..<newline]
-                    buffer = Data(buffer[(newline + 1)...])
-                    if let object = try JSONSerialization.jsonObject(with: line) as? [String: Any] { return object }
-                    continue
-                }
-                let chunk = output.fileHandleForReading.availableData
-                guard !chunk.isEmpty else { throw NSError(domain: "aiortc", code: 1, userInfo: [NSLocalizedDescriptionKey: "the peer closed its output"]) }
-                buffer.append(chunk)
-            }
-        }
-
-        deinit {
-            if process.isRunning { process.terminate() }
-        }
-    }
-
     func testSRTPBothWaysWithAiortcForEachProfile() async throws {
-        try await run(script: Self.script("aiortc_peer.py"), profiles: SRTPProtectionProfile.allCases)
+        try await run(script: "aiortc_peer.py", profiles: SRTPProtectionProfile.allCases)
     }
 
     /// Chromium offers the GCM profiles and SRTP_AES128_CM_SHA1_80, not _32.
@@ -75,11 +29,11 @@ final class BrowserInteropTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: "/usr/lib/chromium/chromium") || FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") else {
             throw XCTSkip("chromium is not installed (make test-deps installs it)")
         }
-        try await run(script: Self.script("chromium_peer.py"), profiles: [.aeadAES256GCM, .aeadAES128GCM, .aes128CMSHA1_80])
+        try await run(script: "chromium_peer.py", profiles: [.aeadAES256GCM, .aeadAES128GCM, .aes128CMSHA1_80])
     }
 
     private func run(script: String, profiles: [SRTPProtectionProfile]) async throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.python), FileManager.default.fileExists(atPath: script) else {
+        guard InteropPeer.available(script) else {
             throw XCTSkip("the interop environment is not installed (scripts/install-interop.sh, run by make test)")
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -95,7 +49,7 @@ final class BrowserInteropTests: XCTestCase {
 
     private func exchange(script: String, profile: SRTPProtectionProfile, group: MultiThreadedEventLoopGroup) async throws {
         let port = LoopbackUDPSocket.freePort()  // the daemon takes media ports from its pool
-        let peer = try Peer(script: script, profile: profile)
+        let peer = try InteropPeer(script: script, arguments: ["--srtp-profile", profile.rawValue, "--duration", "2", "--timeout", "20"])
         let offerMessage = try peer.next()
         XCTAssertEqual(offerMessage["type"] as? String, "offer")
         let offer = try SessionDescription(parsing: try XCTUnwrap(offerMessage["sdp"] as? String))

@@ -1,0 +1,131 @@
+// The media of one call on its event loop: the WebRTC leg toward the browser, the RTP leg toward
+// the trunk, and the bridge between them. Every packet of the call is handled on that loop, from
+// the socket read through SRTP, the bridge and the codecs to the socket write, with no lock and
+// no hop to another thread. A leg that fails (DTLS fingerprint mismatch, ICE consent lost, RTP
+// timeout) is reported once through `onFailure`, and the signaling side ends the call.
+
+import AudioCodecs
+import NIOCore
+
+/// Where a call's legs listen and what they agreed on.
+public struct MediaCallPlan: Sendable {
+    public var webAddress: String
+    public var webPort: Int
+    public var trunkAddress: String
+    public var trunkPort: Int
+    public var web: BridgeStream
+    public var trunk: BridgeStream
+    public var opus: OpusEncoderSettings
+    public var detectInbandDTMF: Bool
+
+    public init(webAddress: String, webPort: Int, trunkAddress: String, trunkPort: Int, web: BridgeStream, trunk: BridgeStream,
+                opus: OpusEncoderSettings, detectInbandDTMF: Bool) {
+        self.webAddress = webAddress
+        self.webPort = webPort
+        self.trunkAddress = trunkAddress
+        self.trunkPort = trunkPort
+        self.web = web
+        self.trunk = trunk
+        self.opus = opus
+        self.detectInbandDTMF = detectInbandDTMF
+    }
+}
+
+/// Call detail status of a call's media.
+public struct MediaCallStatus: Sendable, Equatable {
+    public var mode: MediaBridge.Mode
+    public var web: WebRTCLegStatus
+    public var trunk: RTPLegStatus
+    public var bridge: MediaBridgeCounters
+}
+
+public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
+    public let eventLoop: any EventLoop
+    private let bridge: MediaBridge
+    private var web: WebRTCLeg?
+    private var trunk: RTPLeg?
+    private var failed = false
+    private let onFailure: @Sendable (String) -> Void
+
+    private init(eventLoop: any EventLoop, bridge: MediaBridge, onFailure: @escaping @Sendable (String) -> Void) {
+        self.eventLoop = eventLoop
+        self.bridge = bridge
+        self.onFailure = onFailure
+    }
+
+    public var mode: MediaBridge.Mode { bridge.mode }
+
+    /// Opens both legs' sockets on `eventLoop` and starts relaying or transcoding.
+    public static func start(plan: MediaCallPlan, webCore: WebRTCLegCore, trunkCore: RTPLegCore, on eventLoop: any EventLoop,
+                             onFailure: @escaping @Sendable (String) -> Void) async throws -> MediaCall {
+        let bridge = try MediaBridge(web: plan.web, trunk: plan.trunk, opus: plan.opus, detectInbandDTMF: plan.detectInbandDTMF)
+        let call = MediaCall(eventLoop: eventLoop, bridge: bridge, onFailure: onFailure)
+        let trunk = try await RTPLeg.open(
+            address: plan.trunkAddress, port: plan.trunkPort, on: eventLoop, core: trunkCore,
+            onEvent: { event in
+                if case .mediaTimeout = event { call.fail("RTP timeout: no media from the trunk") }
+            },
+            onRTP: { packet in call.fromTrunk(packet) })
+        do {
+            let web = try await WebRTCLeg.open(
+                address: plan.webAddress, port: plan.webPort, on: eventLoop, core: webCore,
+                onEvent: { event in
+                    if case .failed(let reason) = event { call.fail(reason) }
+                },
+                onRTP: { packet in call.fromWeb(packet) })
+            try await eventLoop.submit {
+                call.web = web
+                call.trunk = trunk
+            }.get()
+        } catch {
+            await trunk.close()
+            throw error
+        }
+        return call
+    }
+
+    /// A DTMF digit from a SIP INFO of the browser, sent to the trunk as RFC 4733 events.
+    public func sendDigit(_ digit: Character, durationMilliseconds: Int) {
+        eventLoop.execute {
+            for packet in self.bridge.digitTowardTrunk(digit, durationMilliseconds: durationMilliseconds) { self.trunk?.send(rtp: packet) }
+        }
+    }
+
+    public var webLeg: WebRTCLeg? { get async { try? await eventLoop.submit { self.web }.get() } }
+    public var trunkLeg: RTPLeg? { get async { try? await eventLoop.submit { self.trunk }.get() } }
+
+    public func status() async throws -> MediaCallStatus? {
+        let (web, trunk, counters) = try await eventLoop.submit { (self.web, self.trunk, self.bridge.counters) }.get()
+        guard let web, let trunk else { return nil }
+        return MediaCallStatus(mode: bridge.mode, web: try await web.status(), trunk: try await trunk.status(), bridge: counters)
+    }
+
+    public func close() async {
+        let (web, trunk) = (try? await eventLoop.submit { () -> (WebRTCLeg?, RTPLeg?) in
+            let legs = (self.web, self.trunk)
+            self.web = nil
+            self.trunk = nil
+            return legs
+        }.get()) ?? (nil, nil)
+        await web?.close()
+        await trunk?.close()
+    }
+
+    // MARK: On the loop
+
+    private func fromWeb(_ packet: [UInt8]) {
+        guard let trunk else { return }
+        for out in bridge.fromWeb(packet) { trunk.send(rtp: out) }
+    }
+
+    private func fromTrunk(_ packet: [UInt8]) {
+        guard let web else { return }
+        for out in bridge.fromTrunk(packet) { web.send(rtp: out) }
+    }
+
+    private func fail(_ reason: String) {
+        guard !failed else { return }
+        failed = true
+        onFailure(reason)
+    }
+}

@@ -1,0 +1,126 @@
+// Whole calls through tandemd with real peers on both sides: aiortc (a real WebRTC stack, full ICE,
+// DTLS-SRTP) as the browser, its SIP carried over WebSocket by the test as JsSIP would, and sipp
+// as the trunk, answering PCMU and echoing RTP (-rtp_echo). What aiortc sends comes back to it
+// through Tandem twice: its tone must be heard at the same frequency, with next to no loss.
+
+import Foundation
+import NIOCore
+import NIOPosix
+import SIP
+import TandemTestSupport
+import XCTest
+
+final class MediaCallTests: XCTestCase {
+    private var group: MultiThreadedEventLoopGroup!
+    private var daemon: DaemonUnderTest!
+    private var sipp: Process?
+    private var sippPort = 0
+    private var wsPort = 0
+
+    override func setUp() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sipp") else {
+            throw XCTSkip("sipp is not installed (make test-deps installs sip-tester)")
+        }
+        guard InteropPeer.available("aiortc_peer.py") else {
+            throw XCTSkip("the interop environment is not installed (scripts/install-interop.sh, run by make test)")
+        }
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        sippPort = LoopbackUDPSocket.freePort()
+        daemon = try DaemonUnderTest(extraConfig: """
+            trunks:
+              - name: pbx
+                address: 127.0.0.1
+                port: \(sippPort)
+                transport: udp
+                allowed_sources: [127.0.0.1/32]
+                codec_profile: g711
+                options_interval: 0
+            dial_plan:
+              - {name: extensions, match: '^(2\\d{3})$', trunk: pbx}
+            users:
+              - {username: "1001", password: pw-1001}
+
+            """)
+        try daemon.start()
+        XCTAssertNotNil(daemon.notify.waitFor("READY=1"), daemon.stderr)
+        wsPort = try XCTUnwrap(try daemon.status().listeners.first { $0.transport == "ws" }?.port)
+    }
+
+    override func tearDown() async throws {
+        if let sipp, sipp.isRunning { sipp.terminate() }
+        daemon?.send(SIGTERM)
+        _ = daemon?.waitForExit(timeout: 10)
+        try? await group?.shutdownGracefully()
+    }
+
+    /// sipp's built-in UAS: answers with PCMU on a port of its own and echoes the RTP it gets.
+    private func startSipp() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sipp")
+        process.arguments = [
+            "-sn", "uas", "-i", "127.0.0.1", "-p", String(sippPort), "-mp", String(LoopbackUDPSocket.freePort()), "-rtp_echo",
+            "-m", "1", "-nostdin", "-timeout", "90s", "-trace_err", "-error_file", daemon.directory + "/sipp-errors.log",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        sipp = process
+        Thread.sleep(forTimeInterval: 0.3)  // its socket is bound
+    }
+
+    private func waitForSipp() -> Int32? {
+        guard let sipp else { return nil }
+        let deadline = Date().addingTimeInterval(15)
+        while sipp.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        return sipp.isRunning ? nil : sipp.terminationStatus
+    }
+
+    /// aiortc calls 2000 through Tandem; returns the peer's result after it has listened.
+    private func echoCall(codecs: String, frequency: Int) async throws -> (result: [String: Any], status: StatusReportJSON) {
+        try startSipp()
+        let peer = try InteropPeer(script: "aiortc_peer.py", arguments: [
+            "--codecs", codecs, "--frequency", String(frequency), "--duration", "4", "--timeout", "25",
+        ], log: daemon.directory + "/aiortc.log")
+        let offer = try XCTUnwrap(try peer.next()["sdp"] as? String)
+        let browser = try await BrowserSIPUser(port: wsPort, username: "1001", password: "pw-1001", group: group)
+        let call = try await browser.call("2000", offer: offer)
+        try peer.send(["type": "answer", "sdp": String(decoding: call.answer.body, as: UTF8.self)])
+        let result = try peer.next()
+        guard let status = try? daemon.status() else {
+            XCTFail("tandemd is not answering: \(daemon.stderr.suffix(4000))")
+            throw CallFailure("tandemd is not answering")
+        }
+        // aiortc closed its peer connection (DTLS close_notify): Tandem ends the call on both sides.
+        let bye = try await browser.awaitBYE(timeout: .seconds(10))
+        XCTAssertEqual(bye.headers["Reason"], "SIP;cause=500;text=\"DTLS closed by the peer\"")
+        XCTAssertEqual(waitForSipp(), 0, "sipp: " + ((try? String(contentsOfFile: daemon.directory + "/sipp-errors.log", encoding: .utf8)) ?? ""))
+        await browser.close()
+        return (result, status)
+    }
+
+    private func assertToneCameBack(_ result: [String: Any], frequency: Double, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(result["connected"] as? Bool, true, "\(result)\n\(daemon.stderr.suffix(2000))", file: file, line: line)
+        let heard = result["dominantFrequency"] as? Double ?? 0
+        XCTAssertEqual(heard, frequency, accuracy: 15, "aiortc heard \(heard) Hz: \(result)", file: file, line: line)
+        let received = result["packetsReceived"] as? Int ?? 0
+        let lost = result["packetsLost"] as? Int ?? 0
+        XCTAssertGreaterThan(received, 150, "\(result)", file: file, line: line)
+        XCTAssertLessThan(Double(lost), Double(received + lost) * 0.01, "over 1 % lost: \(result)", file: file, line: line)
+    }
+
+    func testOpusBrowserThroughPCMUTrunkIsTranscodedAndTheToneComesBack() async throws {
+        let (result, status) = try await echoCall(codecs: "opus", frequency: 660)
+        assertToneCameBack(result, frequency: 660)
+        XCTAssertEqual(result["codec"] as? String, "audio/opus/48000")
+        XCTAssertEqual(status.media?["transcoded_calls"], 1)
+        XCTAssertEqual(status.media?["relayed_calls"], 0)
+    }
+
+    func testPCMUBrowserIsRelayedWithoutTranscoding() async throws {
+        let (result, status) = try await echoCall(codecs: "PCMU", frequency: 660)
+        assertToneCameBack(result, frequency: 660)
+        XCTAssertEqual(result["codec"] as? String, "audio/PCMU/8000")
+        XCTAssertEqual(status.media?["relayed_calls"], 1)
+        XCTAssertEqual(status.media?["transcoded_calls"], 0)
+    }
+}

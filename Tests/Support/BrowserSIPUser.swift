@@ -1,0 +1,118 @@
+// A browser's SIP user agent in tests: SIP over WebSocket to Tandem, with digest authentication,
+// as JsSIP or SIP.js would do it. It places calls with a given SDP offer (a real WebRTC stack's),
+// acknowledges the answer, hangs up, and answers the BYE Tandem sends when a call ends.
+
+import NIOCore
+import SIP
+
+public struct CallFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public final class BrowserSIPUser: @unchecked Sendable {
+    public let client: SIPWebSocketClient
+    public let username: String
+    private let password: String
+    private let port: Int
+    private var cseq: UInt32 = 1
+    private let tag = "b" + String(UInt32.random(in: 1...UInt32.max), radix: 16)
+
+    /// An established call.
+    public struct Call: Sendable {
+        public var callID: String
+        public var answer: SIPResponse
+        public var target: String
+        public var to: String
+    }
+
+    public init(port: Int, username: String, password: String, group: any EventLoopGroup) async throws {
+        client = try await SIPWebSocketClient.connect(port: port, group: group)
+        self.username = username
+        self.password = password
+        self.port = port
+    }
+
+    public func request(_ method: SIPMethod, uri: String, to: String, callID: String, cseq: UInt32, body: [UInt8] = [],
+                        contentType: String = "application/sdp", extra: [(String, String)] = []) -> SIPRequest {
+        var headers = SIPHeaders()
+        headers.add("Via", "SIP/2.0/WS abc123.invalid;branch=\(TransactionLayer<String>.newBranch())")
+        headers.add("Max-Forwards", "70")
+        headers.add("From", "<sip:\(username)@127.0.0.1>;tag=\(tag)")
+        headers.add("To", to)
+        headers.add("Call-ID", callID)
+        headers.add("CSeq", "\(cseq) \(method)")
+        headers.add("Contact", "<sip:\(username)@abc123.invalid;transport=ws>")
+        for (name, value) in extra { headers.add(name, value) }
+        if !body.isEmpty { headers.add("Content-Type", contentType) }
+        return SIPRequest(method: method, uri: try! SIPURI(parsing: uri), headers: headers, body: body)
+    }
+
+    /// Calls `number` with `offer`; returns the call once answered (200), after the digest
+    /// challenge. Throws with the final response when the call fails.
+    public func call(_ number: String, offer: String, callID: String = "call-" + String(UInt32.random(in: 1...UInt32.max))) async throws -> Call {
+        let uri = "sip:\(number)@127.0.0.1:\(port)"
+        let to = "<sip:\(number)@127.0.0.1>"
+        let first = request(.invite, uri: uri, to: to, callID: callID, cseq: cseq, body: Array(offer.utf8))
+        try await client.send(first)
+        let challenge = try await finalResponse()
+        try await client.send(ClientInviteTransaction.makeACK(for: first, response: challenge))
+        guard challenge.statusCode == 401 else { throw CallFailure("INVITE: \(challenge.statusCode) \(challenge.reason)") }
+        var digest = DigestClient(username: username, password: password)
+        guard let credentials = digest.answer(headerValues: challenge.headers.values("WWW-Authenticate"), method: "INVITE", uri: uri) else {
+            throw CallFailure("no usable digest challenge")
+        }
+        cseq += 1
+        let invite = request(.invite, uri: uri, to: to, callID: callID, cseq: cseq, body: Array(offer.utf8),
+                             extra: [("Authorization", credentials.headerValue)])
+        try await client.send(invite)
+        let response = try await finalResponse()
+        guard response.statusCode == 200 else {
+            try await client.send(ClientInviteTransaction.makeACK(for: invite, response: response))
+            var text = "INVITE: \(response.statusCode) \(response.reason)"
+            if let warning = response.headers["Warning"] { text += " (\(warning))" }
+            throw CallFailure(text)
+        }
+        let target = try SIPNameAddress(parsing: response.headers["Contact"] ?? "").uri.description
+        let toWithTag = response.headers["To"] ?? to
+        try await client.send(request(.ack, uri: target, to: toWithTag, callID: callID, cseq: cseq))
+        return Call(callID: callID, answer: response, target: target, to: toWithTag)
+    }
+
+    /// Hangs up: BYE, and the 200 for it.
+    public func hangUp(_ call: Call) async throws -> SIPResponse {
+        cseq += 1
+        try await client.send(request(.bye, uri: call.target, to: call.to, callID: call.callID, cseq: cseq))
+        return try await client.nextResponse(timeout: .seconds(10))
+    }
+
+    /// Sends an in-dialog INFO (e.g. application/dtmf-relay) and returns its final response.
+    public func info(_ call: Call, body: String, contentType: String) async throws -> SIPResponse {
+        cseq += 1
+        try await client.send(request(.info, uri: call.target, to: call.to, callID: call.callID, cseq: cseq, body: Array(body.utf8),
+                                      contentType: contentType))
+        return try await finalResponse()
+    }
+
+    /// Waits for Tandem's BYE and answers it 200; returns the BYE.
+    public func awaitBYE(timeout: TimeAmount) async throws -> SIPRequest {
+        let deadline = NIODeadline.now() + timeout
+        while true {
+            let remaining = deadline - .now()
+            guard remaining > .zero else { throw CallFailure("no BYE") }
+            let request = try await client.nextRequest(timeout: remaining)
+            guard request.method == .bye else { continue }
+            try await client.send(request.makeResponse(200))
+            return request
+        }
+    }
+
+    private func finalResponse() async throws -> SIPResponse {
+        while true {
+            let response = try await client.nextResponse(timeout: .seconds(20))
+            if !response.isProvisional { return response }
+        }
+    }
+
+    public func close() async { await client.close() }
+}
