@@ -123,4 +123,52 @@ final class MediaCallTests: XCTestCase {
         XCTAssertEqual(status.media?["relayed_calls"], 1)
         XCTAssertEqual(status.media?["transcoded_calls"], 0)
     }
+
+    /// A call that connects, then loses what `spoil` does to it; returns Tandem's BYE.
+    private func callEndedByTandem(offerEdit: (String) -> String = { $0 }, afterConnect: ((InteropPeer) -> Void)? = nil,
+                                   timeout: TimeAmount) async throws -> SIPRequest {
+        try startSipp()
+        let peer = try InteropPeer(script: "aiortc_peer.py", arguments: ["--codecs", "opus", "--duration", "60", "--timeout", "25"],
+                                   log: daemon.directory + "/aiortc.log")
+        let offer = offerEdit(try XCTUnwrap(try peer.next()["sdp"] as? String))
+        let browser = try await BrowserSIPUser(port: wsPort, username: "1001", password: "pw-1001", group: group)
+        let call = try await browser.call("2000", offer: offer)
+        try peer.send(["type": "answer", "sdp": String(decoding: call.answer.body, as: UTF8.self)])
+        if let afterConnect {
+            try await Task.sleep(for: .seconds(3))
+            afterConnect(peer)
+        }
+        let bye = try await browser.awaitBYE(timeout: timeout)
+        XCTAssertEqual(waitForSipp(), 0, "the trunk gets its BYE too")
+        XCTAssertEqual(try daemon.status().activeCalls, 0)
+        XCTAssertEqual(try daemon.status().media?["ports_in_use"], 0, "the call's ports are back in the pool")
+        peer.resume()
+        await browser.close()
+        return bye
+    }
+
+    func testAFingerprintMismatchEndsTheCall() async throws {
+        // The browser's certificate will not match the a=fingerprint Tandem was given.
+        let bye = try await callEndedByTandem(offerEdit: { sdp in
+            var lines = sdp.components(separatedBy: "\r\n")
+            for index in lines.indices where lines[index].hasPrefix("a=fingerprint:sha-256 ") {
+                let hex = lines[index].dropFirst("a=fingerprint:sha-256 ".count)
+                lines[index] = "a=fingerprint:sha-256 " + (hex.hasPrefix("00") ? "11" : "00") + hex.dropFirst(2)
+            }
+            return lines.joined(separator: "\r\n")
+        }, timeout: .seconds(20))
+        let reason = try XCTUnwrap(bye.headers["Reason"])
+        XCTAssertTrue(reason.hasPrefix("SIP;cause=500;text="), reason)
+        XCTAssertTrue(reason.contains("does not match a=fingerprint"), reason)
+        XCTAssertEqual(try daemon.status().media?["media_failures"], 1)
+    }
+
+    func testABrowserThatStopsSendingConsentChecksIsHungUpWithin35Seconds() async throws {
+        let started = Date()
+        let bye = try await callEndedByTandem(afterConnect: { $0.suspend() }, timeout: .seconds(40))
+        XCTAssertEqual(bye.headers["Reason"], "SIP;cause=500;text=\"ICE consent expired\"")
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertGreaterThan(elapsed, 30, "consent lasts 30 s after the last check")
+        XCTAssertLessThan(elapsed, 40)
+    }
 }
