@@ -107,9 +107,13 @@ public final class MediaSessions: SessionManager {
         return result
     }
 
-    /// A DTMF digit the browser sent by SIP INFO, carried to the trunk as RFC 4733 events.
-    public func sendDigit(call: String, digit: Character, durationMilliseconds: Int) -> Bool {
-        guard let media = state.withLock({ $0.calls[call]?.media }) else { return false }
+    /// A DTMF digit the browser sent by SIP INFO, carried to the trunk as RFC 4733 events when
+    /// the trunk negotiated telephone-event (otherwise the INFO is relayed).
+    public func dtmf(call: String, digit: Character, durationMilliseconds: Int) -> Bool {
+        guard let media = state.withLock({ state -> MediaCall? in
+            guard let call = state.calls[call], call.trunkNegotiated?.telephoneEvent != nil else { return nil }
+            return call.media
+        }) else { return false }
         media.sendDigit(digit, durationMilliseconds: durationMilliseconds)
         return true
     }

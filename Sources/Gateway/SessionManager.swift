@@ -29,6 +29,13 @@ public protocol SessionManager: Sendable {
     func answer(_ sdp: [UInt8], call: String, from side: CallSide) -> SessionResult
     /// The call has ended: free its media.
     func release(call: String)
+    /// A DTMF digit the browser sent by SIP INFO; true when the media carries it to the trunk
+    /// (as RFC 4733 events), false when the INFO should be relayed as it is.
+    func dtmf(call: String, digit: Character, durationMilliseconds: Int) -> Bool
+}
+
+extension SessionManager {
+    public func dtmf(call: String, digit: Character, durationMilliseconds: Int) -> Bool { false }
 }
 
 /// The session manager of a node without media legs: every call is refused with 488 and a

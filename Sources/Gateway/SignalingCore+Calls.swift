@@ -326,6 +326,11 @@ extension SignalingCore {
             return respond(to: id, with: request.makeResponse(491), now: now)  // Request Pending: the call is not set up yet
         }
         let fromSide = leg == .incoming ? call.a.side : call.b.side
+        // DTMF by SIP INFO from a browser goes to the trunk as RFC 4733 events when it can.
+        if request.method == .info, fromSide == .web, let (digit, duration) = Self.dtmfRelay(request),
+            sessions.dtmf(call: callID, digit: digit, durationMilliseconds: duration) {
+            return respond(to: id, with: request.makeResponse(200), now: now) + [.note("call \(callID): DTMF \(digit) from SIP INFO")]
+        }
         let endpoint = leg == .incoming ? call.b.endpoint : call.a.endpoint
         let destination = leg == .incoming ? call.b.destination : call.a.replyTo
         let reliable = leg == .incoming ? call.b.reliable : call.a.reliable
@@ -358,6 +363,30 @@ extension SignalingCore {
         relays[clientID] = Relay(call: callID, origin: id, request: request, from: fromSide, relayed: relayed)
         if request.method == .invite { reinviteByDialog[dialogID] = id }
         return handle(events, now: now)
+    }
+
+    /// The digit and duration of an INFO carrying `application/dtmf-relay` (`Signal=5`,
+    /// `Duration=160`) or `application/dtmf` (the digit alone).
+    static func dtmfRelay(_ request: SIPRequest) -> (Character, Int)? {
+        let type = (request.headers["Content-Type"] ?? "").lowercased()
+        let text = String(decoding: request.body, as: UTF8.self)
+        var signal: Character?
+        var duration = 160
+        if type.hasPrefix("application/dtmf-relay") {
+            for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+                let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2 else { continue }
+                switch parts[0].lowercased() {
+                case "signal": signal = parts[1].uppercased().first
+                case "duration": duration = Int(parts[1]) ?? duration
+                default: break
+                }
+            }
+        } else if type.hasPrefix("application/dtmf") {
+            signal = text.trimmingCharacters(in: .whitespacesAndNewlines).uppercased().first
+        }
+        guard let signal, "0123456789*#ABCD".contains(signal) else { return nil }
+        return (signal, min(max(duration, 40), 5000))
     }
 
     /// The other leg's response to a relayed request, passed back to the originator.

@@ -115,6 +115,10 @@ private final class Direction {
     private var frame: [Int16]
     private var encoded = [UInt8](repeating: 0, count: 1500)
     private var expectedSequence: UInt16?
+    /// The input timestamp the next audio frame should carry: a later one (DTMF or DTX took the
+    /// time in between) moves the output timestamp on by the same time.
+    private var expectedTimestamp: UInt32?
+    private let inputTicksPerSample: Int
     private var lastFrameSamples = 160
     private var sequence = UInt16.random(in: 0...UInt16.max)
     private var timestamp = UInt32.random(in: 0...UInt32.max)
@@ -139,6 +143,12 @@ private final class Direction {
         repacketizer = Repacketizer(frameLength: frameLength, capacity: frameLength * 8)
         frame = [Int16](repeating: 0, count: frameLength)
         ticksPerSample = UInt32(output.codec.clockRate / 8000)
+        inputTicksPerSample = input.codec.clockRate / 8000
+    }
+
+    /// Input timestamp ticks (at the input codec's clock) as output ticks.
+    private func outputTicks(_ inputTicks: Int) -> UInt32 {
+        UInt32(truncatingIfNeeded: inputTicks / inputTicksPerSample) &* ticksPerSample
     }
 
     func process(_ packet: [UInt8], counters: inout MediaBridgeCounters) -> [[UInt8]] {
@@ -176,6 +186,11 @@ private final class Direction {
                 counters.dropped += 1  // too late: its place in the stream has been played
                 return []
             }
+            if let expectedTimestamp {
+                // Time that passed without audio or loss (a DTMF event, DTX silence) passes on output too.
+                let excess = Int(Int32(bitPattern: header.timestamp &- expectedTimestamp)) - gap * lastFrameSamples * inputTicksPerSample
+                if excess > 0 && excess < input.codec.clockRate * 60 { timestamp &+= outputTicks(excess) }
+            }
             if gap > 0 {
                 let concealed = min(gap, 3)
                 for index in 0..<concealed {
@@ -194,6 +209,7 @@ private final class Direction {
             return out
         }
         lastFrameSamples = samples
+        expectedTimestamp = header.timestamp &+ UInt32(samples * inputTicksPerSample)
         if let detector {
             let digits = pcm.withUnsafeBufferPointer { detector.process(UnsafeBufferPointer(rebasing: $0[0..<samples])) }
             for digit in digits {
@@ -316,6 +332,10 @@ private final class Direction {
             if eventInputTimestamp != header.timestamp {
                 eventInputTimestamp = header.timestamp
                 eventOutputTimestamp = timestamp
+                if let expectedTimestamp {
+                    let ahead = Int(Int32(bitPattern: header.timestamp &- expectedTimestamp))
+                    if ahead > 0 && ahead < input.codec.clockRate * 60 { eventOutputTimestamp &+= outputTicks(ahead) }
+                }
             }
             outSequence = sequence
             outTimestamp = eventOutputTimestamp

@@ -211,4 +211,37 @@ final class MediaBridgeTests: XCTestCase {
         let noEvents = try MediaBridge(web: BridgeStream(codec: .opus, payloadType: 111), trunk: BridgeStream(codec: .pcmu, payloadType: 0))
         XCTAssertTrue(noEvents.digitTowardTrunk("1", durationMilliseconds: 100).isEmpty, "a trunk without telephone-event gets none")
     }
+
+    func testTimeWithoutAudioDuringAnEventKeepsTimestampsInStepWithTheClock() throws {
+        let bridge = try MediaBridge(web: BridgeStream(codec: .opus, payloadType: 111, telephoneEvent: (110, 48000)),
+                                     trunk: BridgeStream(codec: .pcmu, payloadType: 0, telephoneEvent: (101, 8000)))
+        let opus = try opusPackets(400, count: 6)
+        var audio: [RTPHeader] = []
+        var events: [RTPHeader] = []
+        func send(_ packet: [UInt8]) throws {
+            for out in bridge.fromWeb(packet) {
+                let header = try RTPHeader(parsing: out)
+                if header.payloadType == 101 { events.append(header) } else { audio.append(header) }
+            }
+        }
+        // 3 frames of audio (ts 0..1920), then digits 1 and 2 of 100 ms each 70 ms apart with no
+        // audio at all (as Chrome does), then audio again at the time it resumes.
+        for index in 0..<3 { try send(packet(pt: 111, seq: UInt16(index), ts: UInt32(index) * 960, payload: opus[index])) }
+        var seq: UInt16 = 3
+        for (digit, start) in [(UInt8(1), UInt32(2880)), (UInt8(2), UInt32(2880 + 8160))] {
+            for (step, end) in [(0, false), (1, true), (2, true)] {
+                let duration = end ? 4800 : 960
+                try send(packet(pt: 110, seq: seq, ts: start, marker: step == 0,
+                                payload: [digit, (end ? 0x80 : 0) | 10, UInt8(duration >> 8), UInt8(duration & 0xFF)]))
+                seq += 1
+            }
+        }
+        let resume: UInt32 = 2880 + 2 * 8160
+        for index in 0..<3 { try send(packet(pt: 111, seq: seq + UInt16(index), ts: resume + UInt32(index) * 960, payload: opus[3 + index])) }
+        XCTAssertEqual(events.count, 6)
+        let first = events[0].timestamp, second = events[3].timestamp
+        XCTAssertEqual(second &- first, 1360, "170 ms apart at 8 kHz")
+        XCTAssertEqual(first &- audio[0].timestamp, 480, "the first event starts after three 20 ms frames")
+        XCTAssertEqual(audio[3].timestamp &- audio[2].timestamp, 160 + 2 * 1360, "audio resumes 340 ms later on the trunk too")
+    }
 }
