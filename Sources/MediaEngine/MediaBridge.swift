@@ -128,6 +128,8 @@ private final class Direction {
     // telephone-event continuity: the input event's timestamp and the one it has on output.
     private var eventInputTimestamp: UInt32?
     private var eventOutputTimestamp: UInt32 = 0
+    /// The earliest timestamp for the next digit Tandem makes up (INFO, in-band detection).
+    private var nextSyntheticEvent: UInt32?
 
     init(from input: BridgeStream, to output: BridgeStream, relay: Bool, opus: OpusEncoderSettings, detectDTMF: Bool) throws {
         self.input = input
@@ -348,24 +350,27 @@ private final class Direction {
     }
 
     /// RFC 4733 packets for one digit detected or signalled out of band: the start packet, then
-    /// the end packet three times (§2.5.1.4), all at once.
+    /// the end packet three times (§2.5.1.4), all at once. A digit never overlaps the one before:
+    /// it starts at least 40 ms after that one's end.
     func synthesize(_ digit: Character, durationMilliseconds: Int, counters: inout MediaBridgeCounters) -> [[UInt8]] {
         guard let target = output.telephoneEvent, let code = TelephoneEvent.event(for: digit) else { return [] }
-        let start = relay ? rewriter.rewrite(source: 0, sequence: 0, timestamp: 0, gap: 0) : (sequence, timestamp)
-        if !relay { sequence &+= 1 }
-        var packets: [[UInt8]] = []
         let full = UInt16(clamping: durationMilliseconds * target.clockRate / 1000)
+        var (firstSequence, start): (UInt16, UInt32)
+        if relay {
+            (firstSequence, start) = rewriter.insert(count: 4)
+        } else {
+            (firstSequence, start) = (sequence, timestamp)
+            sequence &+= 4
+        }
+        if let earliest = nextSyntheticEvent, Int32(bitPattern: earliest &- start) > 0 { start = earliest }
+        let ticksPerMillisecond = UInt32(output.codec.clockRate / 1000)
+        nextSyntheticEvent = start &+ UInt32(durationMilliseconds + 40) &* ticksPerMillisecond
+        var packets: [[UInt8]] = []
         for (index, duration) in [UInt16(0), full, full, full].enumerated() {
             var payload = [UInt8](repeating: 0, count: 4)
             payload.withUnsafeMutableBytes { TelephoneEvent(event: code, end: index > 0, volume: 10, duration: duration).write(into: $0) }
-            let seq: UInt16
-            if relay {
-                seq = index == 0 ? start.0 : rewriter.rewrite(source: 0, sequence: UInt16(index), timestamp: 0, gap: 0).sequence
-            } else {
-                seq = index == 0 ? start.0 : sequence
-                if index > 0 { sequence &+= 1 }
-            }
-            packets.append(makePacket(marker: index == 0, payloadType: target.payloadType, sequence: seq, timestamp: start.1, payload: payload[...]))
+            packets.append(makePacket(marker: index == 0, payloadType: target.payloadType, sequence: firstSequence &+ UInt16(index),
+                                      timestamp: start, payload: payload[...]))
         }
         counters.dtmfPackets += packets.count
         return packets

@@ -20,6 +20,16 @@ public struct StreamRewriter: Sendable {
         lastTimestamp = initialTimestamp
     }
 
+    /// Makes room for `count` packets of the gateway's own (DTMF events) after the last packet
+    /// sent: returns the first of their sequence numbers and the last timestamp sent. The
+    /// source's next packets are numbered after them.
+    public mutating func insert(count: UInt16) -> (sequence: UInt16, timestamp: UInt32) {
+        let first = lastSequence &+ 1
+        lastSequence = lastSequence &+ count
+        sequenceOffset = sequenceOffset &+ count
+        return (first, lastTimestamp)
+    }
+
     /// The sequence number and timestamp to send for a packet from `source` with
     /// `sequence`/`timestamp`. When the source changes, the stream continues from the last packet
     /// sent, `gap` timestamp units later (one packet's duration).

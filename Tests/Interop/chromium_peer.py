@@ -239,6 +239,19 @@ async function stats() {
   return out;
 }
 
+// RFC 4733 events through the browser's own DTMF sender; resolves with the tones played.
+function sendDTMF(digits, duration, gap) {
+  return new Promise((resolve, reject) => {
+    const sender = pc.getSenders().find(s => s.track && s.track.kind === "audio");
+    if (!sender || !sender.dtmf || !sender.dtmf.canInsertDTMF) return reject(new Error("DTMF cannot be sent (no telephone-event?)"));
+    const played = [];
+    sender.dtmf.addEventListener("tonechange", event => {
+      if (event.tone === "") resolve(played.join("")); else played.push(event.tone);
+    });
+    sender.dtmf.insertDTMF(digits, duration, gap);
+  });
+}
+
 function close() { if (pc) pc.close(); return true; }
 </script></body></html>
 """
@@ -526,6 +539,13 @@ async def run(args, browser):
                 raise RuntimeError("DTLS completed without an SRTP profile (none in common?)")
             await asyncio.sleep(0.05)
 
+        if args.dtmf:
+            stage = "sending DTMF"
+            played = await asyncio.wait_for(
+                devtools.evaluate(f"sendDTMF({json.dumps(args.dtmf)}, {args.dtmf_duration}, {args.dtmf_gap})"), 15)
+            result["dtmfPlayed"] = played
+            log.info("DTMF played: %s", played)
+
         stage = "receiving"
         heard = await asyncio.wait_for(devtools.evaluate(f"listen({args.duration * 1000:.0f})"),
                                        args.duration + 10)
@@ -575,6 +595,10 @@ def parse_args(argv=None):
     parser.add_argument("--srtp-profile", default=None,
                         help="accepted for compatibility with aiortc_peer.py and ignored: "
                              "Chromium's SRTP profile list cannot be restricted")
+    parser.add_argument("--dtmf", default=None,
+                        help="once connected, send these digits as RFC 4733 events (insertDTMF)")
+    parser.add_argument("--dtmf-duration", type=int, default=100, help="ms per tone")
+    parser.add_argument("--dtmf-gap", type=int, default=70, help="ms between tones")
     parser.add_argument("--duration", type=float, default=3.0,
                         help="seconds of remote audio to analyse (default 3)")
     parser.add_argument("--timeout", type=float, default=15.0,

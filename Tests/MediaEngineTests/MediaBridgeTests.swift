@@ -244,4 +244,20 @@ final class MediaBridgeTests: XCTestCase {
         XCTAssertEqual(first &- audio[0].timestamp, 480, "the first event starts after three 20 ms frames")
         XCTAssertEqual(audio[3].timestamp &- audio[2].timestamp, 160 + 2 * 1360, "audio resumes 340 ms later on the trunk too")
     }
+
+    func testDigitsInsertedIntoARelayedStreamKeepItsNumberingAndDoNotOverlap() throws {
+        let bridge = try MediaBridge(web: BridgeStream(codec: .pcmu, payloadType: 0),
+                                     trunk: BridgeStream(codec: .pcmu, payloadType: 0, telephoneEvent: (101, 8000)))
+        let payload = [UInt8](repeating: 0xFF, count: 160)
+        var out = bridge.fromWeb(packet(pt: 0, seq: 10, ts: 1600, payload: payload))
+        out += bridge.digitTowardTrunk("7", durationMilliseconds: 100)
+        out += bridge.digitTowardTrunk("8", durationMilliseconds: 100)
+        out += bridge.fromWeb(packet(pt: 0, seq: 11, ts: 1760, payload: payload))
+        let headers = try out.map { try RTPHeader(parsing: $0) }
+        XCTAssertEqual(headers.count, 10)
+        for index in 1..<headers.count { XCTAssertEqual(headers[index].sequenceNumber, headers[index - 1].sequenceNumber &+ 1) }
+        let starts = headers.filter { $0.payloadType == 101 && $0.marker }.map(\.timestamp)
+        XCTAssertEqual(starts.count, 2)
+        XCTAssertEqual(starts[1] &- starts[0], 1120, "the second digit starts 100 + 40 ms after the first")
+    }
 }

@@ -5,7 +5,7 @@
 import Glibc
 #endif
 
-public final class LoopbackUDPSocket {
+public final class LoopbackUDPSocket: @unchecked Sendable {  // one reader at a time
     public let fd: Int32
     public let port: Int
     private var lastSource = sockaddr_in()
