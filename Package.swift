@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "TandemTestSupport"]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "SIP", "SIPTransport", "TandemConfig", "TandemTestSupport", nioPosix, logging],
+            dependencies: ["Gateway", "SIP", "SDP", "MediaEngine", "SIPTransport", "TandemConfig", "TandemTestSupport", nioPosix, logging],
             exclude: ["Scenarios"]),
         .testTarget(name: "ControlTests", dependencies: ["Control"]),
         .testTarget(name: "ICETests", dependencies: ["ICE"]),

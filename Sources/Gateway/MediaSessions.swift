@@ -171,6 +171,19 @@ public final class MediaSessions: SessionManager {
         // A call whose media is still starting is torn down when the start completes.
     }
 
+    /// Closes every call's media (at shutdown, after the calls have ended) and waits until each
+    /// call's sockets are closed.
+    public func closeAll() async {
+        let ids = state.withLock { state -> [String] in
+            for id in state.calls.keys { state.calls[id]?.released = true }
+            return Array(state.calls.keys)
+        }
+        for id in ids { await teardown(id) }
+        // A call whose sockets were still opening is closed by its start task; give it a moment.
+        for _ in 0..<100 where state.withLock({ !$0.calls.isEmpty }) { try? await Task.sleep(for: .milliseconds(10)) }
+        workers.stop()
+    }
+
     // MARK: New calls
 
     private func newCall(_ offer: SessionDescription, id: String, from side: CallSide, trunkName: String?, state: inout State) -> SessionResult {
@@ -240,7 +253,7 @@ public final class MediaSessions: SessionManager {
             call.ourTrunkOffer = offerForOtherSide
         case .trunk:
             call.trunkOffer = offer
-            let offeredOpus = offer.media.contains { $0.rtpMaps.contains { $0.encodingName.lowercased() == "opus" } }
+            let offeredOpus = Self.offeredCodecs(offer).contains(.opus)
             offerForOtherSide = makeWebRTCOffer(local: call.webLocal(port: call.webPort),
                                                 preferences: call.webPreferences(narrowband: !offeredOpus))
             call.ourWebOffer = offerForOtherSide
@@ -257,9 +270,8 @@ public final class MediaSessions: SessionManager {
         case .trunk:
             guard let ourOffer = call.ourTrunkOffer, let browserOffer = call.webOffer else { throw SDPNegotiationError(.invalidAnswer, "no offer to answer") }
             trunkNegotiated = try applyPlainAnswer(answer, to: ourOffer)
-            let browserCodecs = Set(browserOffer.media.flatMap { $0.rtpMaps.map { $0.encodingName.lowercased() } })
             var preferences = call.webPreferences(narrowband: trunkNegotiated.codec != .opus)
-            if browserCodecs.contains(trunkNegotiated.codec.encodingName.lowercased()) {
+            if Self.offeredCodecs(browserOffer).contains(trunkNegotiated.codec) {
                 preferences.codecs = [trunkNegotiated.codec] + preferences.codecs.filter { $0 == .telephoneEvent }
             }
             let (webAnswer, negotiated) = try answerWebRTCOffer(browserOffer, local: call.webLocal(port: call.webPort), preferences: preferences)
@@ -268,11 +280,8 @@ public final class MediaSessions: SessionManager {
         case .web:
             guard let ourOffer = call.ourWebOffer, let trunkOffer = call.trunkOffer else { throw SDPNegotiationError(.invalidAnswer, "no offer to answer") }
             webNegotiated = try applyWebRTCAnswer(answer, to: ourOffer)
-            let trunkCodecs = Set(trunkOffer.media.flatMap { $0.rtpMaps.map { $0.encodingName.lowercased() } } + trunkOffer.media.flatMap(\.formats))
             var preferences = call.trunkPreferences()
-            let offered = webNegotiated.codec.staticPayloadType.map { trunkCodecs.contains(String($0)) } ?? false
-                || trunkCodecs.contains(webNegotiated.codec.encodingName.lowercased())
-            if offered {
+            if Self.offeredCodecs(trunkOffer).contains(webNegotiated.codec) {
                 preferences.codecs = [webNegotiated.codec] + preferences.codecs.filter { $0 != webNegotiated.codec }
             }
             let (trunkAnswer, negotiated) = try answerPlainOffer(trunkOffer, address: call.trunkInterface.sdpAddress, port: call.trunkPort,
@@ -319,7 +328,8 @@ public final class MediaSessions: SessionManager {
 
     /// Closes the call's sockets, then returns its ports and its place on the worker loop.
     private func teardown(_ id: String) async {
-        guard let call = state.withLock({ $0.calls[id] }) else { return }
+        // Sockets still opening are closed by the task opening them, once they are open.
+        guard let call = state.withLock({ $0.calls[id] }), !(call.starting && call.media == nil) else { return }
         await call.media?.close()
         state.withLock { state in
             guard state.calls.removeValue(forKey: id) != nil else { return }
@@ -427,6 +437,20 @@ public final class MediaSessions: SessionManager {
     }
 
     // MARK: Helpers
+
+    /// The codecs of the first audio m-line Tandem knows: by rtpmap, or by static payload type.
+    static func offeredCodecs(_ description: SessionDescription) -> Set<AudioCodecName> {
+        guard let audio = description.media.first(where: { $0.media == "audio" && $0.port != 0 }) else { return [] }
+        var codecs: Set<AudioCodecName> = []
+        for format in audio.formats {
+            if let map = audio.rtpMaps.first(where: { String($0.payloadType) == format }) {
+                if let codec = AudioCodecName.allCases.first(where: { $0.encodingName.lowercased() == map.encodingName.lowercased() }) { codecs.insert(codec) }
+            } else if let codec = AudioCodecName.allCases.first(where: { $0.staticPayloadType.map(String.init) == format }) {
+                codecs.insert(codec)
+            }
+        }
+        return codecs
+    }
 
     private static func certificates(for configuration: TandemConfiguration) throws -> [String: CertificateSource] {
         var sources: [String: CertificateSource] = [:]

@@ -183,7 +183,7 @@ actor Daemon: ControlCommandHandler {
         await sipEvents?.value
         await healthServer?.close()
         await controlServer?.close()
-        media?.workers.stop()
+        await media?.closeAll()
         sipTransport = nil
         sipEvents = nil
         healthServer = nil
