@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(name: "ICETests", dependencies: ["ICE"]),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["Control", "tandemd", "tandemctl", "TandemTestSupport", "SIP", nioCore, nioPosix],
+            dependencies: ["Control", "tandemd", "tandemctl", "TandemTestSupport", "SIP", "SDP", nioCore, nioPosix],
             exclude: ["Scenarios"]),
     ],
     swiftLanguageModes: [.v6]

@@ -6,6 +6,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import SDP
 import SIP
 import TandemTestSupport
 import XCTest
@@ -170,5 +171,38 @@ final class MediaCallTests: XCTestCase {
         let elapsed = Date().timeIntervalSince(started)
         XCTAssertGreaterThan(elapsed, 30, "consent lasts 30 s after the last check")
         XCTAssertLessThan(elapsed, 40)
+    }
+
+    func testATrunkCallsABrowserThatAnswersAndTheToneComesBack() async throws {
+        let browser = try await BrowserSIPUser(port: wsPort, username: "1001", password: "pw-1001", group: group)
+        try await browser.register()
+        let udpPort = try XCTUnwrap(try daemon.status().listeners.first { $0.transport == "udp" }?.port)
+        let sipp = Process()
+        sipp.executableURL = URL(fileURLWithPath: "/usr/bin/sipp")
+        sipp.arguments = [
+            "-sf", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scenarios/uac-pcmu.xml").path,
+            "127.0.0.1:\(udpPort)", "-s", "1001", "-i", "127.0.0.1", "-p", String(sippPort), "-mp", String(LoopbackUDPSocket.freePort()),
+            "-rtp_echo", "-d", "4000", "-m", "1", "-nostdin", "-timeout", "60s", "-trace_err", "-error_file", daemon.directory + "/sipp-errors.log",
+        ]
+        sipp.standardOutput = FileHandle.nullDevice
+        sipp.standardError = FileHandle.nullDevice
+        try sipp.run()
+        self.sipp = sipp
+
+        let invite = try await browser.awaitInvite(timeout: .seconds(10))
+        let offer = try SessionDescription(parsing: String(decoding: invite.body, as: UTF8.self))
+        XCTAssertEqual(offer.media.first?.attributes.first { $0.name == "setup" }?.value, "actpass")
+        let peer = try InteropPeer(script: "aiortc_peer.py", arguments: ["--answer", "--frequency", "660", "--duration", "6", "--timeout", "25"],
+                                   log: daemon.directory + "/aiortc.log")
+        try peer.send(["type": "offer", "sdp": String(decoding: invite.body, as: UTF8.self)])
+        let answer = try XCTUnwrap(try peer.next()["sdp"] as? String)
+        _ = try await browser.answer(invite, sdp: answer)
+        // The trunk hangs up after 4 s; the browser gets the BYE while it still listens.
+        let bye = try await browser.awaitBYE(timeout: .seconds(15))
+        XCTAssertNil(bye.headers["Reason"], "a normal hang-up")
+        let result = try peer.next()
+        assertToneCameBack(result, frequency: 660)
+        XCTAssertEqual(waitForSipp(), 0, "sipp: " + ((try? String(contentsOfFile: daemon.directory + "/sipp-errors.log", encoding: .utf8)) ?? ""))
+        await browser.close()
     }
 }

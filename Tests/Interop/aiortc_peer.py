@@ -66,7 +66,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 from pylibsrtp import Policy
-from peer_protocol import emit, read_answer
+from peer_protocol import emit, read_answer, read_description
 
 log = logging.getLogger("aiortc_peer")
 
@@ -240,7 +240,15 @@ async def run(args):
     deadline = time.monotonic() + args.timeout
 
     pc = make_peer_connection()
-    transceiver = pc.addTransceiver(ToneTrack(args.frequency), direction="sendrecv")
+    if args.answer:
+        # Answering a call: the offer comes first, our tone goes on its audio transceiver.
+        offer_sdp = await read_description(loop, deadline, log, "offer")
+        await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        transceiver = next(t for t in pc.getTransceivers() if t.kind == "audio")
+        transceiver.direction = "sendrecv"
+        transceiver.sender.replaceTrack(ToneTrack(args.frequency))
+    else:
+        transceiver = pc.addTransceiver(ToneTrack(args.frequency), direction="sendrecv")
     if args.codecs:
         wanted = [name.strip().lower() for name in args.codecs.split(",")]
         capabilities = RTCRtpSender.getCapabilities("audio").codecs
@@ -249,6 +257,8 @@ async def run(args):
     remote_track = loop.create_future()
     connected = loop.create_future()
     connected.add_done_callback(lambda f: f.cancelled() or f.exception())
+    if args.answer:
+        remote_track.set_result(transceiver.receiver.track)  # its track event came with the offer
 
     @pc.on("track")
     def on_track(track):
@@ -274,12 +284,16 @@ async def run(args):
 
     stage = "gathering"
     try:
-        await pc.setLocalDescription(await pc.createOffer())
-        emit({"type": "offer", "sdp": pc.localDescription.sdp})
+        if args.answer:
+            await pc.setLocalDescription(await pc.createAnswer())
+            emit({"type": "answer", "sdp": pc.localDescription.sdp})
+        else:
+            await pc.setLocalDescription(await pc.createOffer())
+            emit({"type": "offer", "sdp": pc.localDescription.sdp})
 
-        stage = "waiting for the answer"
-        answer_sdp = await read_answer(loop, deadline, log)
-        await pc.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
+            stage = "waiting for the answer"
+            answer_sdp = await read_answer(loop, deadline, log)
+            await pc.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
 
         stage = "connecting"
         await asyncio.wait_for(connected, max(0.0, deadline - time.monotonic()))
@@ -352,6 +366,8 @@ def parse_args(argv=None):
         help="offer/accept only this DTLS-SRTP profile (comma-separated for several); "
         f"known: {', '.join(KNOWN_PROFILES)}",
     )
+    parser.add_argument("--answer", action="store_true",
+                        help="answer instead of offering: read {\"type\":\"offer\"} first, print the answer")
     parser.add_argument("--codecs",
                         help="offer only these codecs, in this order (comma-separated: opus,PCMU,PCMA,G722)")
     parser.add_argument("--duration", type=float, default=3.0,

@@ -50,16 +50,22 @@ def emit(message):
     sys.stdout.flush()
 
 
-async def read_answer(loop, deadline, log):
-    """The SDP of the first {"type": "answer"} line on stdin; other messages are logged and skipped."""
+async def read_description(loop, deadline, log, kind):
+    """The SDP of the first {"type": kind} line on stdin ("offer" or "answer"); other messages are
+    logged and skipped."""
     lines = start_stdin_reader(loop)
     while True:
         line = await read_line(lines, deadline)
         if line is None:
-            raise RuntimeError("stdin closed before an answer came")
+            raise RuntimeError(f"stdin closed before an {kind} came")
         if not line.strip():
             continue
         message = json.loads(line)
-        if message.get("type") == "answer":
+        if message.get("type") == kind:
             return message["sdp"]
         log.warning("ignoring message of type %r", message.get("type"))
+
+
+async def read_answer(loop, deadline, log):
+    """The SDP of the first {"type": "answer"} line on stdin."""
+    return await read_description(loop, deadline, log, "answer")

@@ -79,6 +79,56 @@ public final class BrowserSIPUser: @unchecked Sendable {
         return Call(callID: callID, answer: response, target: target, to: toWithTag)
     }
 
+    /// Registers the user's contact on this connection, through the digest challenge.
+    public func register(expires: Int = 600) async throws {
+        let uri = "sip:127.0.0.1:\(port)"
+        let to = "<sip:\(username)@127.0.0.1>"
+        let callID = "reg-" + tag
+        let first = request(.register, uri: uri, to: to, callID: callID, cseq: cseq, extra: [("Expires", String(expires))])
+        try await client.send(first)
+        let challenge = try await finalResponse()
+        guard challenge.statusCode == 401 else { throw CallFailure("REGISTER: \(challenge.statusCode) \(challenge.reason)") }
+        var digest = DigestClient(username: username, password: password)
+        guard let credentials = digest.answer(headerValues: challenge.headers.values("WWW-Authenticate"), method: "REGISTER", uri: uri) else {
+            throw CallFailure("no usable digest challenge")
+        }
+        cseq += 1
+        try await client.send(request(.register, uri: uri, to: to, callID: callID, cseq: cseq,
+                                      extra: [("Expires", String(expires)), ("Authorization", credentials.headerValue)]))
+        let ok = try await finalResponse()
+        guard ok.statusCode == 200 else { throw CallFailure("REGISTER: \(ok.statusCode) \(ok.reason)") }
+    }
+
+    /// Waits for an INVITE from Tandem (a call to this user) and rings (180).
+    public func awaitInvite(timeout: TimeAmount) async throws -> SIPRequest {
+        let deadline = NIODeadline.now() + timeout
+        while true {
+            let remaining = deadline - .now()
+            guard remaining > .zero else { throw CallFailure("no INVITE") }
+            let request = try await client.nextRequest(timeout: remaining)
+            guard request.method == .invite else { continue }
+            try await client.send(request.makeResponse(180, toTag: tag))
+            return request
+        }
+    }
+
+    /// Answers an INVITE with `sdp` (200) and waits for the ACK.
+    public func answer(_ invite: SIPRequest, sdp: String) async throws -> Call {
+        var ok = invite.makeResponse(200, toTag: tag)
+        ok.headers.add("Contact", "<sip:\(username)@abc123.invalid;transport=ws>")
+        ok.headers.add("Content-Type", "application/sdp")
+        ok.body = Array(sdp.utf8)
+        try await client.send(ok)
+        let deadline = NIODeadline.now() + .seconds(10)
+        while true {
+            let remaining = deadline - .now()
+            guard remaining > .zero else { throw CallFailure("no ACK for the 200") }
+            if try await client.nextRequest(timeout: remaining).method == .ack { break }
+        }
+        let target = try SIPNameAddress(parsing: invite.headers["Contact"] ?? "").uri.description
+        return Call(callID: try invite.headers.callID(), answer: ok, target: target, to: invite.headers["From"] ?? "")
+    }
+
     /// Hangs up: BYE, and the 200 for it.
     public func hangUp(_ call: Call) async throws -> SIPResponse {
         cseq += 1
