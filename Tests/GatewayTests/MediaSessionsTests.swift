@@ -31,13 +31,13 @@ final class MediaSessionsTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private func sessions(portMin: Int = 22000, portMax: Int = 22099, dtmf: String = "rfc4733") throws -> MediaSessions {
+    private func sessions(portMin: Int = 22000, portMax: Int = 22099, dtmf: String = "rfc4733", address: String = "127.0.0.1") throws -> MediaSessions {
         let path = directory.appendingPathComponent("tandem.yaml").path
         try """
             node: test
             media:
               interfaces:
-                - {name: default, address: 127.0.0.1, port_min: \(portMin), port_max: \(portMax)}
+                - {name: default, address: "\(address)", port_min: \(portMin), port_max: \(portMax)}
             trunks:
               - {name: pbx, address: 127.0.0.1, port: 5080, transport: udp, allowed_sources: [127.0.0.1/32], codec_profile: g711, dtmf: \(dtmf)}
             users:
@@ -230,5 +230,18 @@ final class MediaSessionsTests: XCTestCase {
         XCTAssertEqual(trunkAnswer.media[0].formats, ["8", "101"])
         XCTAssertEqual(sessions.counters.relayedCalls, 1)
         sessions.release(call: "c8")
+    }
+
+    func testAnIPv6MediaInterfaceGivesIPv6CandidatesAndConnectionLines() throws {
+        let sessions = try sessions(address: "::1")
+        let trunkOffer = try sdp(sessions.offer(Self.browserOffer(), call: "v6", from: .web, trunk: "pbx"))
+        XCTAssertEqual(trunkOffer.connection?.addressType, "IP6")
+        XCTAssertEqual(trunkOffer.connection?.address, "::1")
+        let answer = try sdp(sessions.answer(Self.trunkSDP(), call: "v6", from: .trunk))
+        let candidates = attribute("candidate", in: answer)
+        XCTAssertEqual(candidates.count, 1)
+        XCTAssertTrue(candidates[0].contains(" ::1 "), candidates[0])
+        XCTAssertEqual(answer.connection?.addressType, "IP6")
+        sessions.release(call: "v6")
     }
 }

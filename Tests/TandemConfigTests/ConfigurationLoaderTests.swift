@@ -205,6 +205,30 @@ final class ConfigurationLoaderTests: XCTestCase {
         ])
     }
 
+    func testMediaTimeoutLoadLimitAndStrictSource() throws {
+        let loaded = try load("""
+            media:
+              rtp_timeout: 2m
+              strict_source: true
+              max_load: 70
+            """)
+        XCTAssertEqual(loaded.configuration.media.rtpTimeout, .seconds(120))
+        XCTAssertTrue(loaded.configuration.media.strictSource)
+        XCTAssertEqual(loaded.configuration.media.maxLoad, 70)
+        XCTAssertEqual(loaded.configuration.media.interfaces.map(\.name), ["default"], "interfaces keep their default")
+        let defaults = try load("node: x\n").configuration.media
+        XCTAssertEqual(defaults.rtpTimeout, .seconds(60))
+        XCTAssertEqual(defaults.maxLoad, 85)
+        let found = try errors("""
+            media:
+              rtp_timeout: 1s
+              max_load: 150
+            """)
+        XCTAssertEqual(found.count, 2, "\(found)")
+        XCTAssertTrue(found.contains { $0.contains("media.rtp_timeout") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.contains("media.max_load") }, "\(found)")
+    }
+
     func testOverlappingMediaPortRanges() throws {
         let found = try errors("""
             sip:
