@@ -81,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "tandemd",
             dependencies: [
-                "TandemConfig", "Gateway", "SIPTransport", "MediaEngine", "Control",
+                "TandemConfig", "Gateway", "SIPTransport", "MediaEngine", "Control", "RTP",
                 "DTLS", "SRTP", "AudioCodecs", nioCore, nioPosix, logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -32,10 +32,13 @@ public enum ControlProtocol {
 public struct ControlRequest: Codable, Sendable, Equatable {
     public var version: Int
     public var command: String
+    /// The call id of `call` and `hangup`.
+    public var argument: String?
 
-    public init(command: String, version: Int = ControlProtocol.version) {
+    public init(command: String, argument: String? = nil, version: Int = ControlProtocol.version) {
         self.version = version
         self.command = command
+        self.argument = argument
     }
 }
 
@@ -44,14 +47,29 @@ public struct ControlResponse: Codable, Sendable {
     public var ok: Bool
     public var error: String?
     public var status: StatusReport?
+    public var calls: [CallSummary]?
+    public var call: CallDetail?
+    public var registrations: [RegistrationInfo]?
+    public var trunks: [TrunkInfo]?
+    /// What a command did (`hangup`, `drain`, `undrain`, `reload`).
+    public var message: String?
 
-    public static func failure(_ message: String) -> ControlResponse {
-        ControlResponse(version: ControlProtocol.version, ok: false, error: message, status: nil)
+    public init(ok: Bool, error: String? = nil, status: StatusReport? = nil, calls: [CallSummary]? = nil, call: CallDetail? = nil,
+                registrations: [RegistrationInfo]? = nil, trunks: [TrunkInfo]? = nil, message: String? = nil) {
+        version = ControlProtocol.version
+        self.ok = ok
+        self.error = error
+        self.status = status
+        self.calls = calls
+        self.call = call
+        self.registrations = registrations
+        self.trunks = trunks
+        self.message = message
     }
 
-    public static func success(status: StatusReport) -> ControlResponse {
-        ControlResponse(version: ControlProtocol.version, ok: true, error: nil, status: status)
-    }
+    public static func failure(_ message: String) -> ControlResponse { ControlResponse(ok: false, error: message) }
+
+    public static func success(status: StatusReport) -> ControlResponse { ControlResponse(ok: true, status: status) }
 }
 
 /// What `tandemctl status` shows.
@@ -143,6 +161,26 @@ public struct StatusReport: Codable, Sendable, Equatable {
 /// Answers control requests; implemented by the daemon.
 public protocol ControlCommandHandler: Sendable {
     func status() async -> StatusReport
+    func calls() async -> [CallSummary]
+    func call(_ id: String) async -> CallDetail?
+    /// Ends a call; false when there is no such call.
+    func hangUp(_ id: String) async -> Bool
+    func registrations() async -> [RegistrationInfo]
+    func trunks() async -> [TrunkInfo]
+    /// Stops or resumes taking new calls; returns what happened.
+    func setDraining(_ draining: Bool) async -> String
+    /// Reloads the configuration; returns what happened, or throws its errors as text.
+    func reloadConfiguration() async -> (ok: Bool, message: String)
+}
+
+extension ControlCommandHandler {
+    public func calls() async -> [CallSummary] { [] }
+    public func call(_ id: String) async -> CallDetail? { nil }
+    public func hangUp(_ id: String) async -> Bool { false }
+    public func registrations() async -> [RegistrationInfo] { [] }
+    public func trunks() async -> [TrunkInfo] { [] }
+    public func setDraining(_ draining: Bool) async -> String { "not supported" }
+    public func reloadConfiguration() async -> (ok: Bool, message: String) { (false, "not supported") }
 }
 
 extension ControlCommandHandler {
@@ -160,8 +198,27 @@ extension ControlCommandHandler {
         switch request.command {
         case "status":
             return .success(status: await status())
+        case "calls":
+            return ControlResponse(ok: true, calls: await calls())
+        case "call":
+            guard let id = request.argument, !id.isEmpty else { return .failure("'call' needs a call id") }
+            guard let detail = await call(id) else { return .failure("no call '\(id)'") }
+            return ControlResponse(ok: true, call: detail)
+        case "hangup":
+            guard let id = request.argument, !id.isEmpty else { return .failure("'hangup' needs a call id") }
+            guard await hangUp(id) else { return .failure("no call '\(id)'") }
+            return ControlResponse(ok: true, message: "call \(id) ended")
+        case "registrations":
+            return ControlResponse(ok: true, registrations: await registrations())
+        case "trunks":
+            return ControlResponse(ok: true, trunks: await trunks())
+        case "drain", "undrain":
+            return ControlResponse(ok: true, message: await setDraining(request.command == "drain"))
+        case "reload":
+            let (ok, message) = await reloadConfiguration()
+            return ok ? ControlResponse(ok: true, message: message) : .failure(message)
         default:
-            return .failure("unknown command '\(request.command)' (known: status)")
+            return .failure("unknown command '\(request.command)' (known: status, calls, call, hangup, registrations, trunks, drain, undrain, reload)")
         }
     }
 }

@@ -14,6 +14,7 @@ public final class HealthState: Sendable {
 
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
     public func startDraining() { draining.store(true, ordering: .relaxed) }
+    public func stopDraining() { draining.store(false, ordering: .relaxed) }
 }
 
 public final class HealthServer: Sendable {

@@ -54,6 +54,30 @@ struct B2BCall<Destination: Hashable & Sendable>: Sendable {
     /// without a refresh.
     var sessionInterval: Int?
     var sessionDeadline: NIODeadline?
+    /// Who called whom, and when, for call listings and CDRs.
+    var caller = ""
+    var callee = ""
+    var startedAt = NIODeadline.now()
+    var answeredAt: NIODeadline?
+}
+
+/// A call as operators see it: in `tandemctl calls`, and once ended, in its CDR.
+public struct CallRecord: Sendable, Equatable {
+    public var id: String
+    /// The caller's side (`web` for browser calls to trunks).
+    public var from: CallSide
+    public var caller: String
+    public var callee: String
+    public var trunk: String?
+    /// `ringing`, `answered`, `cancelling` or `ended`.
+    public var state: String
+    public var startedAt: NIODeadline
+    public var answeredAt: NIODeadline?
+    public var endedAt: NIODeadline?
+    /// `web`, `trunk`, `media`, `tandem` or `operator`.
+    public var endedBy: String?
+    /// Why: "BYE", "486 Busy Here", "ICE consent expired", ...
+    public var endReason: String?
 }
 
 /// An in-dialog request (re-INVITE, UPDATE, INFO) relayed from one leg to the other.

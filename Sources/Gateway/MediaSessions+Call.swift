@@ -69,6 +69,18 @@ struct CallMedia {
                                 addressType: SDPConnection.addressType(of: trunkInterface.sdpAddress), address: trunkInterface.sdpAddress)
     }
 
+    /// What operators see of the call's media.
+    var info: MediaCallInfo {
+        let name = { (n: NegotiatedAudio?) in n.map { "\($0.codec.encodingName)/\($0.clockRate)" } }
+        return MediaCallInfo(
+            webCodec: name(webNegotiated), webPayloadType: webNegotiated.map { Int($0.payloadType) },
+            trunkCodec: name(trunkNegotiated), trunkPayloadType: trunkNegotiated.map { Int($0.payloadType) },
+            webLocal: "\(webInterface.sdpAddress):\(webPort)", trunkLocal: "\(trunkInterface.sdpAddress):\(trunkPort)",
+            trunkRemote: trunkNegotiated.flatMap { n in n.remoteAddress.map { "\($0):\(n.remotePort ?? 0)" } },
+            dtlsRole: webNegotiated?.remoteDTLS.map { $0.localRole == .active ? "client (active)" : "server (passive)" },
+            mode: webNegotiated.flatMap { w in trunkNegotiated.map { $0.codec == w.codec ? "relay" : "transcode" } })
+    }
+
     /// The trunk-side origin for a new SDP: same session id, next version (RFC 3264 §8).
     mutating func nextTrunkOrigin() -> SDPOrigin {
         trunkOrigin.sessionVersion += 1
@@ -173,4 +185,19 @@ extension TimeAmount {
         let (seconds, attoseconds) = duration.components
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
+}
+
+/// A call's media for call detail status.
+public struct MediaCallInfo: Sendable {
+    public var webCodec: String?
+    public var webPayloadType: Int?
+    public var trunkCodec: String?
+    public var trunkPayloadType: Int?
+    public var webLocal: String
+    public var trunkLocal: String
+    public var trunkRemote: String?
+    public var dtlsRole: String?
+    public var mode: String?
+    /// Both legs and the bridge, once the media runs.
+    public var status: MediaCallStatus?
 }

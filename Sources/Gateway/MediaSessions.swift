@@ -44,6 +44,7 @@ public final class MediaSessions: SessionManager {
     private let logger: Logger
     private let state: Mutex<State>
     private let failureHandler = Mutex<(@Sendable (String, String) -> Void)?>(nil)
+    private let finals = Mutex<[String: MediaCallInfo]>([:])
 
     struct State {
         var configuration: TandemConfiguration
@@ -97,6 +98,17 @@ public final class MediaSessions: SessionManager {
     public func status(call: String) async -> MediaCallStatus? {
         guard let media = state.withLock({ $0.calls[call]?.media }) else { return nil }
         return try? await media.status()
+    }
+
+    /// What a call's media agreed on, and its live status once its legs run.
+    public func info(call id: String) async -> MediaCallInfo? {
+        guard let (info, media) = state.withLock({ state -> (MediaCallInfo, MediaCall?)? in
+            guard let call = state.calls[id] else { return nil }
+            return (call.info, call.media)
+        }) else { return nil }
+        var result = info
+        if let media { result.status = try? await media.status() }
+        return result
     }
 
     /// Media status of every call with media, by call id.
@@ -165,10 +177,27 @@ public final class MediaSessions: SessionManager {
     public func release(call id: String) {
         guard let call = state.withLock({ $0.calls[id] }) else { return }
         state.withLock { $0.calls[id]?.released = true }
-        if call.media != nil || !call.starting {
-            Task { await self.teardown(id) }
+        Task {
+            // The call's last figures, for its CDR.
+            if let info = await self.info(call: id) {
+                self.finals.withLock { finals in
+                    finals[id] = info
+                    if finals.count > 1000, let oldest = finals.keys.first { finals[oldest] = nil }
+                }
+            }
+            // A call whose media is still starting is torn down when the start completes.
+            if call.media != nil || !call.starting { await self.teardown(id) }
         }
-        // A call whose media is still starting is torn down when the start completes.
+    }
+
+    /// The figures of an ended call's media, once (for its CDR); waits up to a second for the
+    /// call's teardown to record them.
+    public func finalInfo(call id: String) async -> MediaCallInfo? {
+        for _ in 0..<50 {
+            if let info = finals.withLock({ $0.removeValue(forKey: id) }) { return info }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
     }
 
     /// Closes every call's media (at shutdown, after the calls have ended) and waits until each

@@ -142,6 +142,9 @@ extension SignalingCore {
             b: OutgoingLeg(side: calleeSide, invite: invite, transaction: bTransaction, destination: destination, reliable: bReliable,
                            endpoint: endpoint, dialog: nil))
         call.sessionInterval = session.interval
+        call.caller = callerUser
+        call.callee = number
+        call.startedAt = now
         calls[callID] = call
         callByServerTransaction[id] = callID
         callByClientTransaction[bTransaction] = callID
@@ -219,7 +222,7 @@ extension SignalingCore {
             if call.state == .cancelling || call.state == .ended {
                 // Answered while being cancelled: the callee's leg ends with a BYE.
                 calls[callID] = call
-                return effects + sendBYE(on: .outgoing, call: callID, now: now) + endCall(callID)
+                return effects + sendBYE(on: .outgoing, call: callID, now: now) + endCall(callID, by: call.a.side.rawValue, reason: "cancelled", now: now)
             }
             var answer = call.answerForA
             if !response.body.isEmpty, answer == nil {
@@ -229,7 +232,8 @@ extension SignalingCore {
                     calls[callID] = call
                     var failure = call.a.invite.makeResponse(488, toTag: call.a.localTag)
                     failure.headers.add("Warning", "399 \(routing?.node ?? "tandem") \(SIPGrammarQuote.quote(warning))")
-                    return effects + sendBYE(on: .outgoing, call: callID, now: now) + respond(to: call.a.transaction, with: failure, now: now) + endCall(callID)
+                    return effects + sendBYE(on: .outgoing, call: callID, now: now) + respond(to: call.a.transaction, with: failure, now: now)
+                        + endCall(callID, by: "tandem", reason: "488 answer not acceptable: \(warning)", now: now)
                 }
             }
             call.answerForA = answer
@@ -250,6 +254,7 @@ extension SignalingCore {
                 callByDialog[dialog.id] = callID
             }
             call.state = .confirmed
+            call.answeredAt = now
             calls[callID] = call
             return effects + respond(to: call.a.transaction, with: ok, now: now) + [.note("call \(callID) answered")]
         default:
@@ -278,7 +283,10 @@ extension SignalingCore {
                 let relayed = call.a.invite.makeResponse(code, reason: code == response.statusCode ? response.reason : nil, toTag: call.a.localTag)
                 effects += respond(to: call.a.transaction, with: relayed, now: now)
             }
-            return effects + endCall(callID) + [.note("call \(callID) failed with \(response.statusCode)")]
+            let ended = call.state == .cancelling
+                ? endCall(callID, by: call.a.side.rawValue, reason: "cancelled", now: now)
+                : endCall(callID, by: call.b.side.rawValue, reason: "\(response.statusCode) \(response.reason)", now: now)
+            return effects + ended + [.note("call \(callID) failed with \(response.statusCode)")]
         }
     }
 
@@ -308,7 +316,8 @@ extension SignalingCore {
         case .bye:
             let other: LegRole = leg == .incoming ? .outgoing : .incoming
             return respond(to: id, with: request.makeResponse(200), now: now) + sendBYE(on: other, call: callID, now: now)
-                + endCall(callID) + [.note("call \(callID) ended by the \(leg == .incoming ? call.a.side : call.b.side) side")]
+                + endCall(callID, by: (leg == .incoming ? call.a.side : call.b.side).rawValue, reason: "BYE", now: now)
+                + [.note("call \(callID) ended by the \(leg == .incoming ? call.a.side : call.b.side) side")]
         case .invite, .update, .info:
             return relay(request, transaction: id, from: leg, call: callID, dialog: dialogID, now: now)
         default:
@@ -501,12 +510,14 @@ extension SignalingCore {
         if call.state == .proceeding {
             effects += respond(to: call.a.transaction, with: call.a.invite.makeResponse(408, toTag: call.a.localTag), now: now)
         }
-        return effects + endCall(callID) + [.note("call \(callID): no answer from the callee side (timeout)")]
+        return effects + endCall(callID, by: "tandem", reason: "408 no answer from the callee side", now: now)
+            + [.note("call \(callID): no answer from the callee side (timeout)")]
     }
 
     mutating func callNotAcknowledged(_ id: TransactionID, now: NIODeadline) -> [SignalingEffect<Destination>] {
         guard let callID = callByServerTransaction[id], calls[callID]?.state == .confirmed else { return [] }
-        return sendBYE(on: .incoming, call: callID, now: now) + sendBYE(on: .outgoing, call: callID, now: now) + endCall(callID)
+        return sendBYE(on: .incoming, call: callID, now: now) + sendBYE(on: .outgoing, call: callID, now: now)
+            + endCall(callID, by: "tandem", reason: "the caller never acknowledged the answer", now: now)
             + [.note("call \(callID): the caller never acknowledged the answer; ended")]
     }
 
@@ -523,7 +534,7 @@ extension SignalingCore {
             case .cancelling, .ended:
                 break
             }
-            effects += endCall(callID)
+            effects += endCall(callID, by: "tandem", reason: "drain", now: now)
         }
         return effects
     }
@@ -568,21 +579,55 @@ extension SignalingCore {
     /// BYE on both legs with a Reason header (RFC 3326) saying why, or for a call not yet answered,
     /// 500 toward the caller and CANCEL toward the callee.
     public mutating func endCall(_ callID: String, mediaFailure text: String, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        terminate(callID, cause: 500, text: text, by: "media", now: now)
+    }
+
+    /// An operator ends a call (`tandemctl hangup`): BYE with `Reason: SIP;cause=200`.
+    public mutating func hangUp(_ callID: String, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        terminate(callID, cause: 200, text: "ended by the operator", by: "operator", now: now)
+    }
+
+    mutating func terminate(_ callID: String, cause: Int, text: String, by: String, now: NIODeadline) -> [SignalingEffect<Destination>] {
         guard let call = calls[callID] else { return [] }
-        let reason = "SIP;cause=500;text=\(SIPGrammarQuote.quote(text))"
+        let reason = "SIP;cause=\(cause);text=\(SIPGrammarQuote.quote(text))"
         var effects: [SignalingEffect<Destination>] = []
         switch call.state {
         case .confirmed:
             effects += sendBYE(on: .incoming, call: callID, reason: reason, now: now) + sendBYE(on: .outgoing, call: callID, reason: reason, now: now)
         case .proceeding:
-            var failure = call.a.invite.makeResponse(500, reason: "Server Internal Error (\(text))", toTag: call.a.localTag)
+            let code = cause == 200 ? 480 : 500
+            var failure = call.a.invite.makeResponse(code, reason: code == 480 ? "Temporarily Unavailable (\(text))" : "Server Internal Error (\(text))",
+                                                     toTag: call.a.localTag)
             failure.headers.add("Reason", reason)
             effects += respond(to: call.a.transaction, with: failure, now: now)
             if call.b.provisionalSeen { effects += sendCancel(call, now: now) }
         case .cancelling, .ended:
             break
         }
-        return effects + endCall(callID) + [.note("call \(callID) ended by the media side: \(text)")]
+        return effects + endCall(callID, by: by, reason: text, now: now) + [.note("call \(callID) ended by \(by): \(text)")]
+    }
+
+    /// Calls in progress, for `tandemctl calls`.
+    public var callRecords: [CallRecord] {
+        calls.values.map { record(of: $0) }.sorted { $0.startedAt < $1.startedAt }
+    }
+
+    /// Calls ended since the last time this was called.
+    public mutating func takeEndedCalls() -> [CallRecord] {
+        defer { endedCalls.removeAll() }
+        return endedCalls
+    }
+
+    func record(of call: B2BCall<Destination>) -> CallRecord {
+        let state: String
+        switch call.state {
+        case .proceeding: state = "ringing"
+        case .confirmed: state = "answered"
+        case .cancelling: state = "cancelling"
+        case .ended: state = "ended"
+        }
+        return CallRecord(id: call.id, from: call.a.side, caller: call.caller, callee: call.callee, trunk: call.trunk, state: state,
+                          startedAt: call.startedAt, answeredAt: call.answeredAt)
     }
 
     /// PRACK for a reliable provisional response on the outgoing leg's early dialog (RFC 3262 §7.2).
@@ -606,8 +651,15 @@ extension SignalingCore {
     }
 
     /// Forgets a call and frees its media. Transactions still running finish on their own.
-    mutating func endCall(_ callID: String) -> [SignalingEffect<Destination>] {
+    mutating func endCall(_ callID: String, by: String, reason: String, now: NIODeadline) -> [SignalingEffect<Destination>] {
         guard let call = calls.removeValue(forKey: callID) else { return [] }
+        var ended = record(of: call)
+        ended.state = "ended"
+        ended.endedAt = now
+        ended.endedBy = by
+        ended.endReason = reason
+        endedCalls.append(ended)
+        if endedCalls.count > 10_000 { endedCalls.removeFirst(endedCalls.count - 10_000) }  // nobody is taking them
         callByServerTransaction = callByServerTransaction.filter { $0.value != callID }
         callByClientTransaction = callByClientTransaction.filter { $0.value != callID }
         callByDialog = callByDialog.filter { $0.value != callID }

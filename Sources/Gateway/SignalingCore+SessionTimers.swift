@@ -36,7 +36,8 @@ extension SignalingCore {
         var effects: [SignalingEffect<Destination>] = []
         for (callID, call) in calls {
             guard let deadline = call.sessionDeadline, deadline <= now else { continue }
-            effects += sendBYE(on: .incoming, call: callID, now: now) + sendBYE(on: .outgoing, call: callID, now: now) + endCall(callID)
+            effects += sendBYE(on: .incoming, call: callID, now: now) + sendBYE(on: .outgoing, call: callID, now: now)
+                + endCall(callID, by: "tandem", reason: "session expired without a refresh", now: now)
             effects.append(.note("call \(callID): session expired without a refresh (RFC 4028); ended"))
         }
         return effects

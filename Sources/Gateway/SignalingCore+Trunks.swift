@@ -21,6 +21,25 @@ extension SignalingCore {
         }
     }
 
+    /// Every configured trunk as `tandemctl trunks` shows it.
+    public var trunkList: [TrunkStatus] {
+        (routing?.trunks ?? []).map { trunk in
+            let monitor = trunkMonitors[trunk.name]
+            var registration = "off"
+            switch monitor?.registration {
+            case .pending: registration = "registering"
+            case .registered: registration = "registered"
+            case .failed(let status, let reason): registration = "failed (\(status) \(reason))"
+            case .disabled, nil: break
+            }
+            return TrunkStatus(
+                name: trunk.name, address: "\(trunk.transport.rawValue):\(trunk.address):\(trunk.port)",
+                availability: monitor?.availability.rawValue ?? "not supervised", registration: registration,
+                optionsRoundTripMilliseconds: monitor?.optionsRoundTrip.map { Double($0.nanoseconds) / 1e6 },
+                activeCalls: calls.values.filter { $0.trunk == trunk.name }.count, maxCalls: trunk.maxCalls)
+        }
+    }
+
     /// Creates, updates or removes monitors to match the routing's trunks.
     mutating func syncTrunkMonitors(now: NIODeadline) {
         guard let routing else { return }
@@ -97,4 +116,15 @@ extension SignalingCore {
         }
         return effects
     }
+}
+
+/// A trunk's state for operators.
+public struct TrunkStatus: Sendable, Equatable {
+    public var name: String
+    public var address: String
+    public var availability: String
+    public var registration: String
+    public var optionsRoundTripMilliseconds: Double?
+    public var activeCalls: Int
+    public var maxCalls: Int
 }

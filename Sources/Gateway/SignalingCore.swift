@@ -65,6 +65,8 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     var routing: CallRouting<Destination>?
     var sessions: any SessionManager
     var calls: [String: B2BCall<Destination>] = [:]
+    /// Calls ended since the driver last took them (for CDRs).
+    var endedCalls: [CallRecord] = []
     var callByServerTransaction: [TransactionID: String] = [:]
     var callByClientTransaction: [TransactionID: String] = [:]
     var callByDialog: [DialogID: String] = [:]
@@ -102,6 +104,13 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
 
     /// Contacts registered now, over all users.
     public var registrations: Int { registrar.bindings.count }
+
+    /// Every registered contact: user, contact, seconds until it expires.
+    public func registrationList(now: NIODeadline) -> [(user: String, contact: String, expiresIn: Double)] {
+        registrar.bindings.addressesOfRecord.sorted().flatMap { user in
+            registrar.contacts(of: user, now: now).map { (user, $0.contact, Double(($0.expires - now).nanoseconds) / 1e9) }
+        }
+    }
 
     public func contacts(of user: String, now: NIODeadline) -> [RegistrationBinding] { registrar.contacts(of: user, now: now) }
 

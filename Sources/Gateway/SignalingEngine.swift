@@ -25,6 +25,7 @@ public actor SignalingEngine {
     private var core: SignalingCore<SIPDestination>
     private let transport: SIPTransportLayer
     private let logger: Logger
+    private var callEndedHandler: (@Sendable ([CallRecord]) -> Void)?
 
     public init(transport: SIPTransportLayer, configuration: TandemConfiguration, logger: Logger,
                 sessions: any SessionManager = NoMediaSessionManager(), timers: SIPTimerValues = .standard) {
@@ -49,6 +50,37 @@ public actor SignalingEngine {
     public func endCall(_ callID: String, mediaFailure reason: String) async {
         await perform(core.endCall(callID, mediaFailure: reason, now: .now()))
     }
+
+    /// An operator ends a call: BYE on both legs with `Reason: SIP;cause=200`. False when there
+    /// is no such call.
+    public func hangUp(_ callID: String) async -> Bool {
+        guard core.callRecords.contains(where: { $0.id == callID }) else { return false }
+        await perform(core.hangUp(callID, now: .now()))
+        return true
+    }
+
+    /// Calls in progress.
+    public var callRecords: [CallRecord] { core.callRecords }
+
+    /// Called with every call that ends (for CDRs), from the engine's actor.
+    public func onCallEnded(_ handler: @escaping @Sendable ([CallRecord]) -> Void) {
+        callEndedHandler = handler
+    }
+
+    /// Whether new calls are taken (false while draining: they get 503).
+    public var admitting: Bool {
+        get { core.admitting }
+    }
+
+    public func setAdmitting(_ admitting: Bool) { core.admitting = admitting }
+
+    /// Registered contacts now, per user.
+    public var registrationBindings: [(user: String, contact: String, expiresIn: Double)] {
+        let now = NIODeadline.now()
+        return core.registrationList(now: now)
+    }
+
+    public var trunkList: [TrunkStatus] { core.trunkList }
 
     /// Supervised trunks' availability and registration.
     public var trunkStates: [String: String] { core.trunkStates }
@@ -140,6 +172,8 @@ public actor SignalingEngine {
     }
 
     private func perform(_ effects: [SignalingEffect<SIPDestination>]) async {
+        let ended = core.takeEndedCalls()
+        if !ended.isEmpty { callEndedHandler?(ended) }
         for effect in effects {
             switch effect {
             case .send(let bytes, let destination):

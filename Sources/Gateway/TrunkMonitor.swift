@@ -49,6 +49,8 @@ public struct TrunkMonitor: Sendable {
     public private(set) var availability: Availability = .unknown
     public private(set) var registration: Registration
     public private(set) var lastChange: AvailabilityChange?
+    /// Time from the latest OPTIONS to its final response.
+    public private(set) var optionsRoundTrip: TimeAmount?
 
     let local: LocalEndpoint
     /// The From tag of every request of this monitor.
@@ -225,6 +227,7 @@ public struct TrunkMonitor: Sendable {
         // A provisional response says little; wait for the final one or Timer F.
         guard !response.isProvisional, cseq <= optionsCSeq, cseq >= optionsOutcomeCSeq else { return }
         optionsOutcomeCSeq = cseq
+        if cseq == optionsCSeq, let sent = lastOptionsSent { optionsRoundTrip = now - sent }
         // Even 404, 405 or 501 come from a live peer.
         setAvailability(.up, reason: "\(response.statusCode) \(response.reason) to OPTIONS", now: now)
     }

@@ -42,6 +42,10 @@ public struct RTPLegStatus: Sendable, Equatable {
     public var direction: RTPLegCore.Direction
     public var counters: RTPLegCounters
     public var received: ReceptionSummary?
+    /// The trunk's last report on Tandem's stream: fraction lost (0-1), and the round trip.
+    public var remoteFractionLost: Double?
+    public var roundTripMilliseconds: Double?
+    public var payloadBytesSent: UInt64
 }
 
 public final class RTPLegCore {
@@ -80,6 +84,9 @@ public final class RTPLegCore {
     private var lastSentTimestamp: UInt32 = 0
     private var lastSentAt: NIODeadline?
     private var timedOut = false
+    private var remoteReport: RTCPReportBlock?
+    private var roundTripMilliseconds: Double?
+    private var payloadBytesSent: UInt64 = 0
     private let cname: String
 
     /// - Parameter remote: the address in the peer's SDP (c= and m= port).
@@ -114,7 +121,8 @@ public final class RTPLegCore {
 
     public var status: RTPLegStatus {
         RTPLegStatus(remote: remote, latched: latched, direction: direction, counters: counters,
-                     received: remoteSSRC.map { _ in statistics.summary } )
+                     received: remoteSSRC.map { _ in statistics.summary }, remoteFractionLost: remoteReport.map { Double($0.fractionLost) / 256 },
+                     roundTripMilliseconds: roundTripMilliseconds, payloadBytesSent: payloadBytesSent)
     }
 
     /// Hold and resume: our SDP direction after an offer/answer.
@@ -180,8 +188,23 @@ public final class RTPLegCore {
                 counters.malformedDropped += 1
                 return output
             }
-            for case .senderReport(let ssrc, let info, _) in packets where ssrc == remoteSSRC {
-                statistics.receivedSenderReport(ntpTimestamp: info.ntpTimestamp, at: now)
+            for packet in packets {
+                var blocks: [RTCPReportBlock] = []
+                switch packet {
+                case .senderReport(let ssrc, let info, let reports):
+                    if ssrc == remoteSSRC { statistics.receivedSenderReport(ntpTimestamp: info.ntpTimestamp, at: now) }
+                    blocks = reports
+                case .receiverReport(_, let reports):
+                    blocks = reports
+                default:
+                    break
+                }
+                if let block = blocks.first(where: { $0.ssrc == localSSRC }) {
+                    remoteReport = block
+                    if let rtt = CallQuality.roundTripMilliseconds(block, arrivalNTP: NTPTime.timestamp(unixSeconds: Self.realtime())) {
+                        roundTripMilliseconds = rtt
+                    }
+                }
             }
             counters.rtcpReceived += 1
             output.rtcp.append(datagram)
@@ -195,6 +218,7 @@ public final class RTPLegCore {
         guard direction == .sendrecv || direction == .sendonly, let header = try? RTPHeader(parsing: packet) else { return output }
         sentPackets &+= 1
         sentOctets &+= UInt32(header.payloadRange.count)
+        payloadBytesSent += UInt64(header.payloadRange.count)
         lastSentTimestamp = header.timestamp
         lastSentAt = now
         counters.rtpSent += 1

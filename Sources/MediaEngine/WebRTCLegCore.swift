@@ -66,6 +66,9 @@ public struct WebRTCLegStatus: Sendable, Equatable {
     /// The browser's latest report on Tandem's stream: fraction lost (0-1) and jitter in ms.
     public var remoteFractionLost: Double?
     public var remoteJitterMilliseconds: Double?
+    public var roundTripMilliseconds: Double?
+    /// RTP payload bytes sent.
+    public var payloadBytesSent: UInt64
 }
 
 public final class WebRTCLegCore {
@@ -89,11 +92,14 @@ public final class WebRTCLegCore {
     private var statistics: ReceiveStatistics
     private var sentPackets: UInt32 = 0
     private var sentOctets: UInt32 = 0
+    private var payloadBytesSent: UInt64 = 0
     private var lastSentTimestamp: UInt32 = 0
     private var lastSentAt: NIODeadline?
     private var nextReport: NIODeadline?
     /// The browser's last reception report about Tandem's stream (for call detail status).
     public private(set) var remoteReport: RTCPReportBlock?
+    /// Round-trip time from the browser's last report that referred to one of our SRs.
+    public private(set) var roundTripMilliseconds: Double?
 
     /// - Parameters:
     ///   - dtlsRole: `.server` when Tandem answered `setup:passive` (toward an actpass offer),
@@ -126,7 +132,8 @@ public final class WebRTCLegCore {
     public var status: WebRTCLegStatus {
         WebRTCLegStatus(selected: selected, profile: profile, counters: counters, received: remoteSSRC.map { _ in statistics.summary },
                         remoteFractionLost: remoteReport.map { Double($0.fractionLost) / 256 },
-                        remoteJitterMilliseconds: remoteReport.map { Double($0.jitter) * 1000 / Double(clockRate) })
+                        remoteJitterMilliseconds: remoteReport.map { Double($0.jitter) * 1000 / Double(clockRate) },
+                        roundTripMilliseconds: roundTripMilliseconds, payloadBytesSent: payloadBytesSent)
     }
 
     /// ICE restart (RFC 8445 §9): new credentials on both sides; the selected pair is kept while
@@ -193,9 +200,9 @@ public final class WebRTCLegCore {
                     switch report {
                     case .senderReport(let ssrc, let info, let blocks):
                         if ssrc == remoteSSRC { statistics.receivedSenderReport(ntpTimestamp: info.ntpTimestamp, at: now) }
-                        if let block = blocks.first(where: { $0.ssrc == localSSRC }) { remoteReport = block }
+                        if let block = blocks.first(where: { $0.ssrc == localSSRC }) { reported(block) }
                     case .receiverReport(_, let blocks):
-                        if let block = blocks.first(where: { $0.ssrc == localSSRC }) { remoteReport = block }
+                        if let block = blocks.first(where: { $0.ssrc == localSSRC }) { reported(block) }
                     default:
                         break
                     }
@@ -221,6 +228,7 @@ public final class WebRTCLegCore {
         if let header = try? RTPHeader(parsing: packet) {
             sentPackets &+= 1
             sentOctets &+= UInt32(header.payloadRange.count)
+            payloadBytesSent += UInt64(header.payloadRange.count)
             lastSentTimestamp = header.timestamp
             lastSentAt = now
         }
@@ -268,6 +276,13 @@ public final class WebRTCLegCore {
     }
 
     // MARK: Helpers
+
+    private func reported(_ block: RTCPReportBlock) {
+        remoteReport = block
+        if let rtt = CallQuality.roundTripMilliseconds(block, arrivalNTP: NTPTime.timestamp(unixSeconds: unixTime())) {
+            roundTripMilliseconds = rtt
+        }
+    }
 
     private func handle(_ result: ICEAgentOutput, into output: inout WebRTCLegOutput, now: NIODeadline) {
         for datagram in result.datagrams {

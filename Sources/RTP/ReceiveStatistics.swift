@@ -163,12 +163,14 @@ public enum NTPTime {
 /// What call detail status shows about a received stream.
 public struct ReceptionSummary: Sendable, Equatable {
     public var packets: UInt32
+    public var payloadBytes: UInt64
     public var lost: Int64
     /// Interarrival jitter in milliseconds.
     public var jitterMilliseconds: Double
 
-    public init(packets: UInt32, lost: Int64, jitterMilliseconds: Double) {
+    public init(packets: UInt32, payloadBytes: UInt64 = 0, lost: Int64, jitterMilliseconds: Double) {
         self.packets = packets
+        self.payloadBytes = payloadBytes
         self.lost = lost
         self.jitterMilliseconds = jitterMilliseconds
     }
@@ -176,6 +178,6 @@ public struct ReceptionSummary: Sendable, Equatable {
 
 extension ReceiveStatistics {
     public var summary: ReceptionSummary {
-        ReceptionSummary(packets: received, lost: max(0, cumulativeLost), jitterMilliseconds: Double(jitter) * 1000 / Double(clockRate))
+        ReceptionSummary(packets: received, payloadBytes: octets, lost: max(0, cumulativeLost), jitterMilliseconds: Double(jitter) * 1000 / Double(clockRate))
     }
 }

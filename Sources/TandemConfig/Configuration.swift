@@ -35,6 +35,8 @@ public struct TandemConfiguration: Sendable, Equatable {
     public var web: WebSettings
     public var users: [WebUser]
     public var dialPlan: [DialPlanRule]
+    /// Where one JSON line per ended call is appended (reopened on reload); nil: no CDRs.
+    public var cdrFile: String? = nil
 
     public func dtlsProfile(named name: String) -> DTLSProfile? { dtlsProfiles.first { $0.name == name } }
     public func codecProfile(named name: String) -> CodecProfile? { codecProfiles.first { $0.name == name } }

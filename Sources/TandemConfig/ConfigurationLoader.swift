@@ -131,6 +131,7 @@ public struct ConfigurationLoader: Sendable {
             logSection.finish()
         }
         let drain = main.duration("drain_timeout", in: .zero ... .seconds(3600), default: defaults.drainTimeout)
+        let cdrFile = main.string("cdr_file").map { ConfigurationLoader.resolve($0, relativeTo: main.file) }
 
         readProfiles(main, into: &sections)
         for item in main.stringList("include") ?? [] {
@@ -156,7 +157,7 @@ public struct ConfigurationLoader: Sendable {
             return trunk
         }
 
-        return TandemConfiguration(
+        var configuration = TandemConfiguration(
             file: path, includedFiles: included, node: node, advertisedAddress: advertised,
             sip: sip, media: media, workers: workers, control: control, http: http,
             logLevel: logLevel, drainTimeout: drain,
@@ -164,6 +165,8 @@ public struct ConfigurationLoader: Sendable {
             codecProfiles: ConfigurationLoader.withBuiltins(sections.codecProfiles, TandemConfiguration.builtinCodecProfiles),
             trunks: trunks, web: web, users: sections.users,
             dialPlan: sections.dialPlan)
+        configuration.cdrFile = cdrFile
+        return configuration
     }
 
     /// Built-in profiles stay available unless a file defines one with the same name.

@@ -10,7 +10,7 @@ struct Tandemctl: ParsableCommand {
         commandName: "tandemctl",
         abstract: "Ask a running tandemd how it is.",
         version: TandemVersion.current,
-        subcommands: [Status.self],
+        subcommands: [Status.self, Calls.self, Call.self, Hangup.self, Registrations.self, Trunks.self, Drain.self, Undrain.self, Reload.self],
         defaultSubcommand: Status.self)
 }
 
@@ -28,10 +28,10 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     /// Sends `command`; prints the reason and exits non-zero when the daemon cannot answer.
-    func request(_ command: String) throws -> ControlResponse {
+    func request(_ command: String, argument: String? = nil) throws -> ControlResponse {
         let response: ControlResponse
         do {
-            response = try client.send(ControlRequest(command: command))
+            response = try client.send(ControlRequest(command: command, argument: argument))
         } catch {
             printError("tandemctl: \(error.description)")
             throw ExitCode(error.kind == .notRunning ? 3 : 1)
@@ -71,4 +71,103 @@ struct Status: ParsableCommand {
             print(StatusFormatter.text(status))
         }
     }
+}
+
+/// Prints `value` as indented JSON.
+func printJSON<Value: Encodable>(_ value: Value) throws {
+    let encoder = ControlProtocol.encoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+struct Calls: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the active calls: parties, trunk, state, codecs, relay or transcoding, MOS.")
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let calls = try connection.request("calls").calls ?? []
+        if json { try printJSON(calls) } else { print(CallFormatter.calls(calls)) }
+    }
+}
+
+struct Call: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one call in detail: both legs, addresses, ICE, DTLS, SRTP, packets, loss, jitter, RTT, MOS.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The call id (from tandemctl calls).") var id: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        guard let detail = try connection.request("call", argument: id).call else { throw ExitCode.failure }
+        if json { try printJSON(detail) } else { print(CallFormatter.detail(detail)) }
+    }
+}
+
+struct Hangup: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "End a call (BYE on both legs with a Reason saying the operator ended it).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The call id.") var id: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let response = try connection.request("hangup", argument: id)
+        if json { try printJSON(["message": response.message ?? ""]) } else { print(response.message ?? "done") }
+    }
+}
+
+struct Registrations: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List registered browser contacts.")
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let registrations = try connection.request("registrations").registrations ?? []
+        if json { try printJSON(registrations) } else { print(CallFormatter.registrations(registrations)) }
+    }
+}
+
+struct Trunks: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List trunks: up or down, OPTIONS round trip, registration, calls.")
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let trunks = try connection.request("trunks").trunks ?? []
+        if json { try printJSON(trunks) } else { print(CallFormatter.trunks(trunks)) }
+    }
+}
+
+/// drain, undrain and reload: a command and the daemon's one-line answer.
+protocol MessageCommand: ParsableCommand {
+    static var command: String { get }
+    var connection: ConnectionOptions { get }
+    var json: Bool { get }
+}
+
+extension MessageCommand {
+    func run() throws {
+        let response = try connection.request(Self.command)
+        if json { try printJSON(["message": response.message ?? ""]) } else { print(response.message ?? "done") }
+    }
+}
+
+struct Drain: MessageCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop taking new calls (503); calls in progress go on. /healthz answers 503.")
+    static let command = "drain"
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print JSON.") var json = false
+}
+
+struct Undrain: MessageCommand {
+    static let configuration = CommandConfiguration(abstract: "Take new calls again after a drain.")
+    static let command = "undrain"
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print JSON.") var json = false
+}
+
+struct Reload: MessageCommand {
+    static let configuration = CommandConfiguration(abstract: "Reload the configuration (as SIGHUP does); a broken file is refused and the running one kept.")
+    static let command = "reload"
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print JSON.") var json = false
 }

@@ -11,6 +11,7 @@ import Logging
 import MediaEngine
 import NIOCore
 import NIOPosix
+import RTP
 import SIPTransport
 import SRTP
 import ServiceLifecycle
@@ -45,6 +46,7 @@ actor Daemon: ControlCommandHandler {
     private var sipEvents: Task<Void, Never>?
     private var healthServer: HealthServer?
     private var controlServer: ControlServer?
+    private let cdrs = CDRWriter()
 
     init(
         configPath: String, configuration: TandemConfiguration, overrides: Overrides, group: MultiThreadedEventLoopGroup,
@@ -82,6 +84,10 @@ actor Daemon: ControlCommandHandler {
             let engine = SignalingEngine(transport: transport, configuration: configuration, logger: logger, sessions: sessions)
             sessions.onMediaFailure { call, reason in
                 Task { await engine.endCall(call, mediaFailure: reason) }
+            }
+            openCDRs()
+            await engine.onCallEnded { [weak self] records in
+                Task { await self?.recordEnded(records) }
             }
             signaling = engine
             sipEvents = Task.detached { await engine.run() }
@@ -125,6 +131,7 @@ actor Daemon: ControlCommandHandler {
             let pending = Daemon.changesNeedingRestart(from: configuration, to: next)
             for change in pending { logger.warning("\(change) changed; the change takes effect at the next restart") }
             configuration = next
+            openCDRs()
             do {
                 try media?.reconfigure(next)
             } catch {
@@ -216,6 +223,158 @@ actor Daemon: ControlCommandHandler {
                 "openssl": OpenSSLLibrary.version, "libsrtp2": SRTPLibrary.version, "libopus": OpusLibrary.version,
                 "spandsp": "spandsp \(SpanDSPLibrary.release)",
             ])
+    }
+}
+
+// MARK: - CDRs
+
+extension Daemon {
+    /// (Re)opens the CDR file named by the configuration: at start and at every reload.
+    func openCDRs() {
+        do {
+            try cdrs.open(configuration.cdrFile)
+        } catch {
+            logger.error("cannot open the CDR file; no CDRs are written", metadata: ["path": "\(configuration.cdrFile ?? "")", "error": "\(error)"])
+        }
+    }
+
+    func recordEnded(_ records: [CallRecord]) async {
+        for record in records {
+            let info = await media?.finalInfo(call: record.id)
+            let legs = info.flatMap { info in info.status.map { Self.legs(info, $0) } } ?? []
+            logger.info("call ended", metadata: [
+                "call": "\(record.id)", "by": "\(record.endedBy ?? "")", "reason": "\(record.endReason ?? "")",
+            ])
+            guard cdrs.path != nil else { continue }
+            do {
+                try cdrs.write(CDRWriter.record(record, media: info, legs: legs, node: configuration.node, date: { Self.date(of: $0) }))
+            } catch {
+                logger.error("cannot write a CDR", metadata: ["call": "\(record.id)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
+// MARK: - Control commands
+
+extension Daemon {
+    /// Wall-clock time of a monotonic instant (for call listings and CDRs).
+    nonisolated static func date(of deadline: NIODeadline, now: NIODeadline = .now(), wall: Date = Date()) -> Date {
+        wall.addingTimeInterval(-Double((now - deadline).nanoseconds) / 1e9)
+    }
+
+    func calls() async -> [CallSummary] {
+        guard let signaling else { return [] }
+        var result: [CallSummary] = []
+        for record in await signaling.callRecords {
+            let info = await media?.info(call: record.id)
+            result.append(Self.summary(record, info: info))
+        }
+        return result
+    }
+
+    func call(_ id: String) async -> CallDetail? {
+        guard let record = await signaling?.callRecords.first(where: { $0.id == id }) else { return nil }
+        let info = await media?.info(call: id)
+        var legs: [LegDetail] = []
+        var bridge: [String: Int] = [:]
+        if let info, let status = info.status {
+            legs = Self.legs(info, status)
+            bridge = [
+                "relayed": status.bridge.relayed, "transcoded_frames": status.bridge.transcodedFrames,
+                "concealed_frames": status.bridge.concealedFrames, "fec_frames": status.bridge.fecRecoveredFrames,
+                "dtmf_packets": status.bridge.dtmfPackets, "inband_digits": status.bridge.inbandDigits, "dropped": status.bridge.dropped,
+            ]
+        }
+        return CallDetail(summary: Self.summary(record, info: info), startedAt: Self.date(of: record.startedAt),
+                          answeredAt: record.answeredAt.map { Self.date(of: $0) }, legs: legs, bridge: bridge)
+    }
+
+    func hangUp(_ id: String) async -> Bool { await signaling?.hangUp(id) ?? false }
+
+    func registrations() async -> [RegistrationInfo] {
+        (await signaling?.registrationBindings ?? []).map { RegistrationInfo(user: $0.user, contact: $0.contact, expiresInSeconds: $0.expiresIn) }
+    }
+
+    func trunks() async -> [TrunkInfo] {
+        (await signaling?.trunkList ?? []).map {
+            TrunkInfo(name: $0.name, address: $0.address, availability: $0.availability, registration: $0.registration,
+                      optionsRoundTripMilliseconds: $0.optionsRoundTripMilliseconds, activeCalls: $0.activeCalls, maxCalls: $0.maxCalls)
+        }
+    }
+
+    func setDraining(_ draining: Bool) async -> String {
+        await signaling?.setAdmitting(!draining)
+        if draining {
+            health.startDraining()
+            state = .draining
+            logger.notice("draining by operator request: new calls get 503")
+            return "draining: new calls get 503, \(await signaling?.activeCalls ?? 0) calls in progress go on"
+        }
+        health.stopDraining()
+        state = .running
+        logger.notice("taking calls again")
+        return "taking calls again"
+    }
+
+    func reloadConfiguration() async -> (ok: Bool, message: String) {
+        await reload()
+        guard let lastReload else { return (false, "no reload happened") }
+        if lastReload.succeeded {
+            let pending = lastReload.messages.isEmpty ? "" : "; " + lastReload.messages.joined(separator: "; ")
+            return (true, "configuration reloaded (generation \(generation))" + pending)
+        }
+        return (false, "configuration refused, the running one is kept: " + lastReload.messages.joined(separator: "; "))
+    }
+
+    static func summary(_ record: CallRecord, info: MediaCallInfo?) -> CallSummary {
+        let mos = info.flatMap { info in info.status.map { legs(info, $0).compactMap(\.mos).min() } } ?? nil
+        return CallSummary(
+            id: record.id, ageSeconds: Double((NIODeadline.now() - record.startedAt).nanoseconds) / 1e9, from: record.from.rawValue,
+            caller: record.caller, callee: record.callee, trunk: record.trunk, state: record.state,
+            webCodec: info?.webCodec, trunkCodec: info?.trunkCodec, media: info?.mode, mos: mos)
+    }
+
+    static func legs(_ info: MediaCallInfo, _ status: MediaCallStatus) -> [LegDetail] {
+        func quality(_ codec: String?) -> CallQuality.Codec {
+            switch codec?.lowercased().prefix(4) {
+            case "opus": return .opus
+            case "pcma": return .pcma
+            default: return .pcmu
+            }
+        }
+        func received(_ summary: ReceptionSummary?) -> StreamFigures {
+            guard let summary else { return StreamFigures(packets: 0, payloadBytes: 0) }
+            let total = Double(summary.packets) + Double(summary.lost)
+            return StreamFigures(packets: Int(summary.packets), payloadBytes: Int(summary.payloadBytes), lost: Int(summary.lost),
+                                 lossFraction: total > 0 ? Double(summary.lost) / total : 0, jitterMilliseconds: summary.jitterMilliseconds)
+        }
+        func mos(_ figures: StreamFigures, rtt: Double?, codec: String?) -> Double? {
+            guard figures.packets > 0 else { return nil }
+            return CallQuality.mos(loss: figures.lossFraction ?? 0, jitterMilliseconds: figures.jitterMilliseconds ?? 0,
+                                   roundTripMilliseconds: rtt, codec: quality(codec))
+        }
+        let web = status.web, trunk = status.trunk
+        let webReceived = received(web.received)
+        let trunkReceived = received(trunk.received)
+        let selected = web.selected.map { "\(info.webLocal) <-> \($0.ipAddress ?? "?"):\($0.port ?? 0)" }
+        return [
+            LegDetail(
+                side: "web", local: info.webLocal, remote: web.selected.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" },
+                codec: info.webCodec ?? "-", payloadType: info.webPayloadType ?? -1, iceSelectedPair: selected ?? "checking",
+                dtlsRole: info.dtlsRole, srtpProfile: web.profile?.rawValue, received: webReceived,
+                sent: StreamFigures(packets: web.counters.rtpSent, payloadBytes: Int(web.payloadBytesSent), lossFraction: web.remoteFractionLost,
+                                    jitterMilliseconds: web.remoteJitterMilliseconds),
+                roundTripMilliseconds: web.roundTripMilliseconds, mos: mos(webReceived, rtt: web.roundTripMilliseconds, codec: info.webCodec),
+                dropped: ["srtp_auth": web.counters.srtpDropped, "unchecked_source": web.counters.unpermittedDropped, "unknown": web.counters.unknownDropped]),
+            LegDetail(
+                side: "trunk", local: info.trunkLocal, remote: "\(trunk.remote.ipAddress ?? "?"):\(trunk.remote.port ?? 0)",
+                codec: info.trunkCodec ?? "-", payloadType: info.trunkPayloadType ?? -1, latched: trunk.latched,
+                direction: "\(trunk.direction)", received: trunkReceived,
+                sent: StreamFigures(packets: trunk.counters.rtpSent, payloadBytes: Int(trunk.payloadBytesSent), lossFraction: trunk.remoteFractionLost),
+                roundTripMilliseconds: trunk.roundTripMilliseconds, mos: mos(trunkReceived, rtt: trunk.roundTripMilliseconds, codec: info.trunkCodec),
+                dropped: ["wrong_source": trunk.counters.wrongSourceDropped, "malformed": trunk.counters.malformedDropped]),
+        ]
     }
 }
 

@@ -40,6 +40,7 @@ final class MediaCallTests: XCTestCase {
               - {name: extensions, match: '^(2\\d{3})$', trunk: pbx}
             users:
               - {username: "1001", password: pw-1001}
+            cdr_file: cdr.jsonl
 
             """)
         try daemon.start()
@@ -86,6 +87,8 @@ final class MediaCallTests: XCTestCase {
         let browser = try await BrowserSIPUser(port: wsPort, username: "1001", password: "pw-1001", group: group)
         let call = try await browser.call("2000", offer: offer)
         try peer.send(["type": "answer", "sdp": String(decoding: call.answer.body, as: UTF8.self)])
+        try await Task.sleep(for: .seconds(2))
+        try checkCallDetail()
         let result = try peer.next()
         guard let status = try? daemon.status() else {
             XCTFail("tandemd is not answering: \(daemon.stderr.suffix(4000))")
@@ -96,7 +99,64 @@ final class MediaCallTests: XCTestCase {
         XCTAssertEqual(bye.headers["Reason"], "SIP;cause=500;text=\"DTLS closed by the peer\"")
         XCTAssertEqual(waitForSipp(), 0, "sipp: " + ((try? String(contentsOfFile: daemon.directory + "/sipp-errors.log", encoding: .utf8)) ?? ""))
         await browser.close()
+        try checkCDR(callID: try XCTUnwrap(lastCallID))
         return (result, status)
+    }
+
+    private var lastCallID: String?
+
+    /// `tandemctl calls` lists the call; `tandemctl call ID --json` shows packets both ways on
+    /// both legs, the SRTP profile and the selected ICE pair.
+    private func checkCallDetail() throws {
+        let list = try daemon.ctl(["calls", "--json"])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        let calls = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(calls.count, 1, list.stdout)
+        let id = try XCTUnwrap(calls.first?["id"] as? String)
+        lastCallID = id
+        XCTAssertEqual(calls.first?["state"] as? String, "answered")
+        XCTAssertEqual(calls.first?["callee"] as? String, "2000")
+        let text = try daemon.ctl(["calls"])
+        XCTAssertTrue(text.stdout.contains("2000") && text.stdout.contains("pbx"), text.stdout)
+
+        let detail = try daemon.ctl(["call", id, "--json"])
+        XCTAssertEqual(detail.status, 0, detail.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(detail.stdout.utf8)) as? [String: Any])
+        let legs = try XCTUnwrap(object["legs"] as? [[String: Any]])
+        XCTAssertEqual(legs.map { $0["side"] as? String }, ["web", "trunk"])
+        for leg in legs {
+            let received = (leg["received"] as? [String: Any])?["packets"] as? Int ?? 0
+            let sent = (leg["sent"] as? [String: Any])?["packets"] as? Int ?? 0
+            XCTAssertGreaterThan(received, 20, "\(leg)")
+            XCTAssertGreaterThan(sent, 20, "\(leg)")
+        }
+        XCTAssertNotNil(legs[0]["srtpProfile"] as? String, "\(legs[0])")
+        XCTAssertTrue((legs[0]["iceSelectedPair"] as? String ?? "").contains("<->"), "\(legs[0])")
+        let human = try daemon.ctl(["call", id])
+        XCTAssertTrue(human.stdout.contains("Web leg") && human.stdout.contains("Trunk leg"), human.stdout)
+        XCTAssertEqual(try daemon.ctl(["call", "no-such-call"]).status, 1)
+    }
+
+    /// After the call, its CDR line holds the parties, the end and each leg's quality.
+    private func checkCDR(callID: String) throws {
+        var line: [String: Any]?
+        for _ in 0..<50 where line == nil {
+            let text = (try? String(contentsOfFile: daemon.directory + "/cdr.jsonl", encoding: .utf8)) ?? ""
+            line = text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .first { $0["call_id"] as? String == callID }
+            if line == nil { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        let cdr = try XCTUnwrap(line, "no CDR for \(callID)")
+        XCTAssertEqual(cdr["callee"] as? String, "2000")
+        XCTAssertEqual(cdr["ended_by"] as? String, "media")
+        XCTAssertGreaterThan(cdr["talk_seconds"] as? Double ?? 0, 3)
+        let legs = try XCTUnwrap(cdr["legs"] as? [[String: Any]])
+        XCTAssertEqual(legs.count, 2)
+        for leg in legs {
+            XCTAssertGreaterThan(leg["packets_received"] as? Int ?? 0, 100, "\(leg)")
+            XCTAssertNotNil(leg["mos"] as? Double, "\(leg)")
+            XCTAssertNotNil(leg["jitter_milliseconds"] as? Double, "\(leg)")
+        }
     }
 
     private func assertToneCameBack(_ result: [String: Any], frequency: Double, file: StaticString = #filePath, line: UInt = #line) {
