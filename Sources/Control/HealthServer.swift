@@ -1,5 +1,7 @@
 // The operators' HTTP listener. Serves `GET /healthz`: 200 "ok" while running, 503 "draining"
 // once a drain has begun, so a load balancer stops sending new calls. Metrics join it later.
+// With `http.demo_phone` on, it also serves the demo web phone under `/phone/` (static files
+// compiled into the binary, plus `config.json` naming the WebSocket listeners to register on).
 
 import NIOCore
 import NIOHTTP1
@@ -25,13 +27,14 @@ public final class HealthServer: Sendable {
 
     private init(channel: any Channel) { self.channel = channel }
 
-    public static func bind(host: String, port: Int, group: any EventLoopGroup, state: HealthState) async throws -> HealthServer {
+    public static func bind(host: String, port: Int, group: any EventLoopGroup, state: HealthState,
+                            demoPhone: DemoPhoneSettings? = nil) async throws -> HealthServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(HealthHandler(state: state))
+                    try channel.pipeline.syncOperations.addHandler(HealthHandler(state: state, demoPhone: demoPhone))
                 }
             }
             .bind(host: host, port: port).get()
@@ -46,24 +49,48 @@ final class HealthHandler: ChannelInboundHandler, Sendable {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let state: HealthState
+    private let demoPhone: DemoPhoneSettings?
 
-    init(state: HealthState) { self.state = state }
+    init(state: HealthState, demoPhone: DemoPhoneSettings? = nil) {
+        self.state = state
+        self.demoPhone = demoPhone
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(let request) = unwrapInboundIn(data) else { return }
-        let (status, body): (HTTPResponseStatus, String)
-        switch (request.method, request.uri.split(separator: "?").first ?? "") {
+        var status: HTTPResponseStatus
+        var body: String
+        var contentType = "text/plain; charset=utf-8"
+        var extra: [(String, String)] = []
+        let path = request.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        switch (request.method, path) {
         case (.GET, "/healthz"), (.HEAD, "/healthz"):
             (status, body) = state.isDraining ? (.serviceUnavailable, "draining\n") : (.ok, "ok\n")
         case (_, "/healthz"):
             (status, body) = (.methodNotAllowed, "method not allowed\n")
         default:
-            (status, body) = (.notFound, "not found\n")
+            if let demoPhone, path == "/phone" || path.hasPrefix("/phone/") {
+                if request.method != .GET && request.method != .HEAD {
+                    (status, body) = (.methodNotAllowed, "method not allowed\n")
+                } else if path == "/phone" {
+                    (status, body) = (.movedPermanently, "see /phone/\n")
+                    extra.append(("Location", "/phone/"))
+                } else if let file = DemoPhoneFiles.file(at: String(path.dropFirst("/phone/".count)), settings: demoPhone) {
+                    (status, body, contentType) = (.ok, file.body, file.contentType)
+                    extra.append(("Cache-Control", "no-store"))
+                    extra.append(("X-Content-Type-Options", "nosniff"))
+                } else {
+                    (status, body) = (.notFound, "not found\n")
+                }
+            } else {
+                (status, body) = (.notFound, "not found\n")
+            }
         }
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")
         headers.add(name: "Connection", value: "close")
+        for (name, value) in extra { headers.add(name: name, value: value) }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
         if request.method != .HEAD {
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)

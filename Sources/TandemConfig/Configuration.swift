@@ -80,7 +80,16 @@ public struct SIPListener: Sendable, Equatable {
 public struct HTTPListener: Sendable, Equatable {
     public var address: String
     public var port: Int
+    /// Whether `/phone/` serves the demo web phone (off unless asked for).
+    public var demoPhone: Bool
     public var location: SourceLocation
+
+    public init(address: String, port: Int, demoPhone: Bool = false, location: SourceLocation) {
+        self.address = address
+        self.port = port
+        self.demoPhone = demoPhone
+        self.location = location
+    }
 }
 
 /// The Unix-domain control socket `tandemctl` talks to.

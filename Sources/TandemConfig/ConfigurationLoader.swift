@@ -251,12 +251,13 @@ public struct ConfigurationLoader: Sendable {
         guard let section = main.mapping("http") else { return nil }
         defer { section.finish() }
         guard section.bool("enabled", default: true) else {
-            _ = (section.node("address"), section.node("port"))
+            _ = (section.node("address"), section.node("port"), section.node("demo_phone"))
             return nil
         }
         return HTTPListener(
             address: section.string("address", default: "127.0.0.1"),
             port: section.int("port", in: 0...65535, default: 9090),
+            demoPhone: section.bool("demo_phone", default: false),
             location: section.mappingLocation)
     }
 

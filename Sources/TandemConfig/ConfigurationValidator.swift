@@ -66,7 +66,13 @@ struct ConfigurationValidator {
         // HTTP), same port, and addresses that overlap.
         var bound: [(udp: Bool, address: String, port: Int, location: SourceLocation)] =
             listeners.map { ($0.transport.usesUDP, $0.address, $0.port, $0.location) }
-        if let http = configuration.http { bound.append((false, http.address, http.port, http.location)) }
+        if let http = configuration.http {
+            bound.append((false, http.address, http.port, http.location))
+            if http.demoPhone && !listeners.isEmpty && !listeners.contains(where: \.transport.isWebSocket) {
+                log.warning(at: http.location.with(key: "\(http.location.key).demo_phone"),
+                            "the demo phone is served but there is no ws or wss listener for it to register on")
+            }
+        }
         for (i, a) in bound.enumerated() where a.port != 0 {
             for b in bound[..<i] where b.udp == a.udp && b.port == a.port && addressesOverlap(a.address, b.address) {
                 log.error(at: a.location.with(key: "\(a.location.key).port"),

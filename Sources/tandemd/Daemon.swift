@@ -92,8 +92,17 @@ actor Daemon: ControlCommandHandler {
             signaling = engine
             sipEvents = Task.detached { await engine.run() }
             if let http = configuration.http {
-                healthServer = try await HealthServer.bind(host: http.address, port: http.port, group: group, state: health)
-                logger.info("HTTP listening", metadata: ["address": "\(http.address)", "port": "\(healthServer?.localAddress?.port ?? http.port)"])
+                let phone = http.demoPhone
+                    ? DemoPhoneSettings(sockets: transport.bound.filter(\.transport.isWebSocket).map {
+                        DemoPhoneSettings.Socket(scheme: $0.transport.rawValue, port: $0.port)
+                    })
+                    : nil
+                healthServer = try await HealthServer.bind(host: http.address, port: http.port, group: group, state: health, demoPhone: phone)
+                let port = healthServer?.localAddress?.port ?? http.port
+                logger.info("HTTP listening", metadata: ["address": "\(http.address)", "port": "\(port)"])
+                if http.demoPhone {
+                    logger.notice("demo phone served", metadata: ["url": "http://\(http.address.contains(":") ? "[\(http.address)]" : http.address):\(port)/phone/"])
+                }
             }
             controlServer = try await ControlServer.bind(
                 path: configuration.control.socketPath, mode: configuration.control.mode, group: group,
@@ -160,7 +169,9 @@ actor Daemon: ControlCommandHandler {
             || old.sip.listeners.map(\.certificate) != new.sip.listeners.map(\.certificate) {
             changes.append("sip.listeners")
         }
-        if old.http.map({ "\($0.address):\($0.port)" }) != new.http.map({ "\($0.address):\($0.port)" }) { changes.append("http") }
+        if old.http.map({ "\($0.address):\($0.port) \($0.demoPhone)" }) != new.http.map({ "\($0.address):\($0.port) \($0.demoPhone)" }) {
+            changes.append("http")
+        }
         if old.control != new.control { changes.append("control") }
         if old.workers != new.workers { changes.append("workers") }
         let interfaces = { (c: TandemConfiguration) in c.media.interfaces.map { "\($0.name) \($0.address) \($0.portMin)-\($0.portMax)" } }

@@ -49,9 +49,36 @@ final class ConfigurationLoaderTests: XCTestCase {
         XCTAssertEqual(config.users.map(\.username), ["1001", "1002"])
         XCTAssertEqual(config.dialPlan.map(\.name), ["extensions", "national"])
         XCTAssertEqual(config.http?.port, 9090)
+        XCTAssertEqual(config.http?.demoPhone, true, "make run serves the demo phone")
         XCTAssertEqual(config.control.mode, 0o660)
         XCTAssertEqual(config.drainTimeout, .seconds(30))
         XCTAssertEqual(config.codecProfile(named: "webrtc")?.codecs, [.opus, .pcmu, .pcma, .telephoneEvent])
+    }
+
+    /// The production example, with its /etc paths pointed at a scratch directory holding a
+    /// certificate and the shipped profile files: it loads cleanly and keeps the demo phone off.
+    func testProductionExampleLoadsWithTheDemoPhoneOff() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var text = try String(contentsOf: root.appendingPathComponent("config/examples/production.yaml"), encoding: .utf8)
+        try directory.makeCertificate("fullchain")
+        text = text.replacingOccurrences(of: "/etc/tandem/tls/fullchain.pem", with: "fullchain.pem")
+            .replacingOccurrences(of: "/etc/tandem/tls/privkey.pem", with: "fullchain.key")
+            .replacingOccurrences(of: "/etc/tandem/profiles/", with: root.appendingPathComponent("config/profiles").path + "/")
+        XCTAssertTrue(text.contains("demo_phone: false"))
+        let loaded = try load(text)
+        XCTAssertEqual(loaded.warnings, [])
+        XCTAssertEqual(loaded.configuration.http?.demoPhone, false)
+        XCTAssertEqual(loaded.configuration.sip.listeners.map(\.transport), [.udp, .tls, .wss])
+    }
+
+    func testDemoPhoneIsOffByDefaultAndTyped() throws {
+        XCTAssertEqual(try load("http:\n  port: 9090\n").configuration.http?.demoPhone, false)
+        XCTAssertEqual(try load("http:\n  port: 9090\n  demo_phone: yes\n").configuration.http?.demoPhone, true)
+        XCTAssertEqual(try errors("http:\n  port: 9090\n  demo_phone: sometimes\n"),
+                       ["\(mainPath):3: http.demo_phone: expected true or false, found 'sometimes'"])
+        let lonely = try load("sip:\n  listeners:\n    - {transport: udp, port: 5060}\nhttp:\n  port: 9090\n  demo_phone: true\n")
+        XCTAssertTrue(lonely.warnings.map(\.description).contains { $0.contains("http.demo_phone") && $0.contains("no ws or wss listener for it") },
+                      "\(lonely.warnings)")
     }
 
     func testEmptyFileGivesDefaults() throws {

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Drives Tandem's demo web phone in headless Chromium through whole calls.
+
+Run by DaemonTests/DemoPhoneTests with the project's virtual environment, inside the same network
+namespace as tandemd (holding only loopback). tandemd is already running with the demo phone on
+and a trunk pointing at --trunk-port; this script plays the rest:
+
+  - a UDP socket on --echo-port stands in for the trunk's media: it counts the RTP it receives by
+    payload type (PCMU is 0, telephone-event 101, with the RFC 4733 event codes seen) and sends
+    every packet back to where it came from, so what the page sends comes back to it;
+  - sipp as the trunk's UAS (Scenarios/uas-echo-hold.xml: answers PCMU with --echo-port as its
+    media port, checks that the re-INVITEs carry a=sendonly then a=sendrecv, takes the BYE);
+  - headless Chromium (fake microphone: a tone) loads http://127.0.0.1:<http-port>/phone/ and is
+    driven through window.tandemPhone over the DevTools protocol: a registration with a wrong
+    password (refused), a call to an unrouted number (rejected), registration, a call to
+    --number, DTMF, hold, resume, hang-up; a screenshot mid-call if --screenshot is given;
+  - sipp as a UAC (Scenarios/uac-echo.xml) calling the registered user; the page answers by
+    itself (autoanswer=1) and sipp hangs up after a few seconds.
+
+Prints one JSON object on stdout with what was seen at every step; the test decides. Logs go to
+stderr.
+"""
+
+import argparse
+import asyncio
+import base64
+import json
+import logging
+import os
+import struct
+import subprocess
+import sys
+import time
+import types
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import chromium_peer  # noqa: E402  (Chromium launch and DevTools client)
+
+log = logging.getLogger("demo_phone_driver")
+
+
+class MediaCounter(asyncio.DatagramProtocol):
+    """The trunk's media: counts RTP by payload type and echoes each packet to its sender."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.by_type = {}
+        self.events = []
+        self.sources = set()
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, address):
+        if len(data) < 12 or data[0] >> 6 != 2:
+            return
+        payload_type = data[1] & 0x7F
+        self.by_type[payload_type] = self.by_type.get(payload_type, 0) + 1
+        self.sources.add(f"{address[0]}:{address[1]}")
+        if payload_type == 101 and len(data) >= 16:
+            header = 12 + 4 * (data[0] & 0x0F)
+            if len(data) >= header + 4:
+                event = data[header]
+                if not self.events or self.events[-1] != event:
+                    self.events.append(event)
+        self.transport.sendto(data, address)
+
+    def snapshot(self):
+        return {"pcmu": self.by_type.get(0, 0), "byType": {str(k): v for k, v in self.by_type.items()},
+                "events": list(self.events), "sources": sorted(self.sources)}
+
+
+def sipp(arguments, log_path):
+    out = open(log_path, "ab")
+    return subprocess.Popen(["sipp"] + arguments + ["-nostdin", "-trace_err", "-error_file", log_path + ".errors"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=out)
+
+
+async def wait_process(process, timeout):
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+        return None
+    return process.returncode
+
+
+async def until(devtools, expression, timeout):
+    """Polls a JavaScript expression until it is truthy; returns its last value."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = await devtools.evaluate(expression)
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    return value
+
+
+async def open_phone(devtools, url, timeout=15):
+    await devtools.call("Page.enable")
+    await devtools.call("Page.navigate", {"url": url})
+    ready = await until(devtools, "typeof window.tandemPhone === 'object' && location.href === " + json.dumps(url), timeout)
+    if not ready:
+        raise RuntimeError("the demo phone did not load from " + url)
+    await devtools.evaluate("tandemPhone.ready.then(() => true)")
+
+
+async def run(args, result):
+    loop = asyncio.get_running_loop()
+    counter = MediaCounter()
+    transport, _ = await loop.create_datagram_endpoint(lambda: counter, local_addr=("127.0.0.1", args.echo_port))
+    browser = chromium_peer.Browser(types.SimpleNamespace(frequency=args.frequency, chromium=None, verbose=args.verbose))
+    devtools = None
+    uas = None
+    try:
+        uas = sipp(["-sf", os.path.join(args.scenarios, "uas-echo-hold.xml"), "-i", "127.0.0.1", "-p", str(args.trunk_port),
+                    "-mp", str(args.sipp_media_port), "-key", "echo_port", str(args.echo_port), "-m", "1", "-timeout", "120s"],
+                   os.path.join(args.work, "sipp-uas.log"))
+        deadline = time.monotonic() + 30
+        devtools_url, first_page = await browser.start(deadline)
+        devtools = await chromium_peer.DevTools.connect(devtools_url)
+        await chromium_peer.attach(devtools, first_page, deadline)
+        base = f"http://127.0.0.1:{args.http_port}/phone/"
+
+        # 1. A wrong password: the page says the registration was refused, with the status.
+        await open_phone(devtools, base + f"?user={args.user}&password=wrong-{args.password}&raw=1")
+        result["wrongPassword"] = {"outcome": await devtools.evaluate("tandemPhone.register()"),
+                                   "status": await devtools.evaluate("tandemPhone.status()")}
+
+        # 2. The right one (the WebSocket URL comes from config.json), then an unrouted number.
+        await open_phone(devtools, base + f"?user={args.user}&password={args.password}&raw=1&autoanswer=1")
+        result["wsURL"] = await devtools.evaluate("document.getElementById('ws').value")
+        result["register"] = await devtools.evaluate("tandemPhone.register()")
+        result["rejected"] = {"outcome": await devtools.evaluate(f"tandemPhone.call({json.dumps(args.unrouted)})"),
+                              "status": await devtools.evaluate("tandemPhone.status()")}
+        await asyncio.sleep(0.5)
+
+        # 3. A call through the trunk: audio both ways, DTMF, hold, resume, hang-up.
+        counter.reset()
+        result["outcome"] = await asyncio.wait_for(devtools.evaluate(f"tandemPhone.call({json.dumps(args.number)})"), 20)
+        await asyncio.sleep(4)
+        result["inCall"] = await devtools.evaluate("tandemPhone.stats()")
+        result["trunkInCall"] = counter.snapshot()
+        if args.screenshot:
+            await devtools.call("Emulation.setDeviceMetricsOverride",
+                                {"width": 960, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+            await asyncio.sleep(1.2)  # a panel refresh at the new size
+            shot = await devtools.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+            with open(args.screenshot, "wb") as out:
+                out.write(base64.b64decode(shot["data"]))
+        result["dtmfQueued"] = await devtools.evaluate("tandemPhone.dtmf('1234#')")
+        await asyncio.sleep(2)
+        result["afterDTMF"] = {"page": await devtools.evaluate("tandemPhone.stats()"), "trunk": counter.snapshot()}
+        result["hold"] = await asyncio.wait_for(devtools.evaluate("tandemPhone.hold()"), 15)
+        await asyncio.sleep(1.5)
+        result["held"] = await devtools.evaluate("tandemPhone.stats()")
+        result["resume"] = await asyncio.wait_for(devtools.evaluate("tandemPhone.resume()"), 15)
+        await asyncio.sleep(2.5)
+        result["resumed"] = await devtools.evaluate("tandemPhone.stats()")
+        result["hangup"] = await devtools.evaluate("tandemPhone.hangup()")
+        result["afterHangup"] = await devtools.evaluate("tandemPhone.status()")
+        result["uasExit"] = await wait_process(uas, 15)
+
+        # 4. The trunk calls the page, which answers by itself; sipp hangs up after a while.
+        counter.reset()
+        uac = sipp(["-sf", os.path.join(args.scenarios, "uac-echo.xml"), "-s", args.user, f"127.0.0.1:{args.sip_port}",
+                    "-i", "127.0.0.1", "-p", str(args.uac_port), "-mp", str(args.sipp_media_port),
+                    "-key", "echo_port", str(args.echo_port), "-m", "1", "-timeout", "60s"],
+                   os.path.join(args.work, "sipp-uac.log"))
+        answered = await until(devtools, "tandemPhone.status().call === 'in call'", 20)
+        result["incomingAnswered"] = bool(answered)
+        await asyncio.sleep(4)
+        result["incoming"] = await devtools.evaluate("tandemPhone.stats()")
+        result["trunkIncoming"] = counter.snapshot()
+        result["uacExit"] = await wait_process(uac, 20)
+        await asyncio.sleep(0.5)
+        result["afterIncoming"] = await devtools.evaluate("tandemPhone.status()")
+    finally:
+        if uas is not None and uas.poll() is None:
+            uas.kill()
+            uas.wait()
+        if devtools is not None:
+            await devtools.close()
+        browser.stop()
+        transport.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--http-port", type=int, required=True)
+    parser.add_argument("--sip-port", type=int, required=True, help="tandemd's UDP SIP listener")
+    parser.add_argument("--trunk-port", type=int, required=True, help="where the trunk (sipp UAS) listens")
+    parser.add_argument("--uac-port", type=int, required=True)
+    parser.add_argument("--echo-port", type=int, required=True)
+    parser.add_argument("--sipp-media-port", type=int, required=True)
+    parser.add_argument("--scenarios", required=True)
+    parser.add_argument("--work", required=True, help="a directory for sipp's logs")
+    parser.add_argument("--user", default="1001")
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--number", default="2000")
+    parser.add_argument("--unrouted", default="555")
+    parser.add_argument("--frequency", type=int, default=660)
+    parser.add_argument("--screenshot")
+    parser.add_argument("--timeout", type=float, default=150)
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+    result = {"error": None}
+    try:
+        asyncio.run(asyncio.wait_for(run(args, result), args.timeout))
+    except BaseException as error:  # the result line is printed on every path
+        result["error"] = f"{type(error).__name__}: {error}"
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
