@@ -104,14 +104,14 @@ final class DaemonUnderTest {
     private let stderrPath: String
 
     /// Writes a configuration whose listeners all take free ports (port 0).
-    init(drainTimeout: String = "5s", extraConfig: String = "") throws {
+    init(drainTimeout: String = "5s", demoPhone: Bool = false, extraConfig: String = "") throws {
         directory = NSTemporaryDirectory() + "tandemd-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         configPath = directory + "/tandem.yaml"
         controlSocket = directory + "/control.sock"
         stderrPath = directory + "/stderr.log"
         notify = try NotifySocket(path: directory + "/notify.sock")
-        try write(config: DaemonUnderTest.config(node: "under-test", drainTimeout: drainTimeout, controlSocket: controlSocket) + extraConfig)
+        try write(config: DaemonUnderTest.config(node: "under-test", drainTimeout: drainTimeout, controlSocket: controlSocket, demoPhone: demoPhone) + extraConfig)
     }
 
     deinit {
@@ -122,7 +122,7 @@ final class DaemonUnderTest {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    static func config(node: String, drainTimeout: String, controlSocket: String) -> String {
+    static func config(node: String, drainTimeout: String, controlSocket: String, demoPhone: Bool = false) -> String {
         """
         node: \(node)
         sip:
@@ -140,6 +140,7 @@ final class DaemonUnderTest {
         http:
           address: 127.0.0.1
           port: 0
+          demo_phone: \(demoPhone)
         log:
           level: info
         drain_timeout: \(drainTimeout)
@@ -151,11 +152,14 @@ final class DaemonUnderTest {
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    func start(arguments: [String] = [], environment extra: [String: String] = [:]) throws {
+    /// Starts tandemd; with `wrapper` (a command that ends by exec'ing its arguments, such as
+    /// `unshare -n ...`), through it, so the process keeps tandemd's pid.
+    func start(arguments: [String] = [], environment extra: [String: String] = [:], wrapper: [String] = []) throws {
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Binaries.tandemd)
-        process.arguments = ["--config", configPath] + arguments
+        let command = [Binaries.tandemd, "--config", configPath] + arguments
+        process.executableURL = URL(fileURLWithPath: wrapper.first ?? command[0])
+        process.arguments = Array((wrapper + command).dropFirst())
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = notify.path
         environment.removeValue(forKey: "JOURNAL_STREAM")

@@ -174,10 +174,14 @@ async def run(args, result):
                    os.path.join(args.work, "sipp-uac.log"))
         answered = await until(devtools, "tandemPhone.status().call === 'in call'", 20)
         result["incomingAnswered"] = bool(answered)
+        # Seconds from the page's 200 OK to the first packet heard (see docs/interop.md).
+        answered_at = time.monotonic()
+        await until(devtools, "tandemPhone.stats().then(s => s && s.packetsReceived > 0)", 10)
+        result["incomingMediaDelay"] = round(time.monotonic() - answered_at, 2)
         await asyncio.sleep(4)
         result["incoming"] = await devtools.evaluate("tandemPhone.stats()")
         result["trunkIncoming"] = counter.snapshot()
-        result["uacExit"] = await wait_process(uac, 20)
+        result["uacExit"] = await wait_process(uac, 25)
         await asyncio.sleep(0.5)
         result["afterIncoming"] = await devtools.evaluate("tandemPhone.status()")
     finally:
