@@ -139,8 +139,7 @@ final class DaemonUnderTest {
           mode: "0660"
         http:
           address: 127.0.0.1
-          port: 0
-          demo_phone: \(demoPhone)
+          port: 0\(demoPhone ? "\n  demo_phone: true" : "")
         log:
           level: info
         drain_timeout: \(drainTimeout)

@@ -472,6 +472,7 @@ enum DemoPhoneScript {
   async function call(number) {
     number = String(number || $("number").value).trim();
     if (!number) throw new Error("no number to call");
+    $("number").value = number;
     if (phone.call) throw new Error("already in a call");
     if (phone.registration.state !== "registered") readForm();
     await connect();
