@@ -45,6 +45,8 @@ struct CallMedia {
     var pending: PendingOffer?
 
     var media: MediaCall?
+    /// The WebRTC leg's socket, bound as soon as the call has its port, before any answer.
+    var listening: Task<WebRTCLeg?, Never>?
     var starting = false
     var released = false
 

@@ -272,6 +272,16 @@ public final class MediaSessions: SessionManager {
         call.loop = loop
         call.webPort = Int(webPort)
         call.trunkPort = Int(trunkPort)
+        // The browser may check before its answer reaches Tandem (calls toward it): listen now.
+        let (address, port, logger) = (webInterface.address, Int(webPort), logger)
+        call.listening = Task {
+            do {
+                return try await WebRTCLeg.listen(address: address, port: port, on: loop)
+            } catch {
+                logger.warning("cannot listen for the browser's media", metadata: ["call": "\(id)", "error": "\(error)"])
+                return nil
+            }
+        }
 
         let offerForOtherSide: SessionDescription
         switch side {
@@ -327,10 +337,19 @@ public final class MediaSessions: SessionManager {
         state.withLock { $0.calls[id]?.starting = true }
         let logger = logger
         let failureHandler = failureHandler.withLock { $0 }
+        let listening = state.withLock { $0.calls[id]?.listening }
         Task {
+            let early = await listening?.value
             do {
                 let media = try await MediaCall.start(
-                    plan: start.plan, webCore: start.webCore(), trunkCore: start.trunkCore(), on: start.loop,
+                    plan: start.plan, webCore: start.webCore(), trunkCore: start.trunkCore(), on: start.loop, listening: early,
+                    onWebEvent: { event in
+                        switch event {
+                        case .selected(let address): logger.debug("ICE selected the browser's address", metadata: ["call": "\(id)", "remote": "\(address)"])
+                        case .connected(let profile): logger.debug("DTLS connected", metadata: ["call": "\(id)", "srtp": "\(profile.rawValue)"])
+                        case .failed: break
+                        }
+                    },
                     onFailure: { [weak self] reason in
                         self?.state.withLock { $0.counters.mediaFailures += 1 }
                         logger.notice("media failed", metadata: ["call": "\(id)", "reason": "\(reason)"])
@@ -345,6 +364,7 @@ public final class MediaSessions: SessionManager {
                                                          "web": "\(start.plan.web.codec)", "trunk": "\(start.plan.trunk.codec)"])
                 if released { await teardown(id) }
             } catch {
+                await early?.close()
                 logger.warning("media sockets could not be opened", metadata: ["call": "\(id)", "error": "\(error)"])
                 let released = state.withLock { state -> Bool in
                     state.calls[id]?.starting = false
@@ -359,7 +379,11 @@ public final class MediaSessions: SessionManager {
     private func teardown(_ id: String) async {
         // Sockets still opening are closed by the task opening them, once they are open.
         guard let call = state.withLock({ $0.calls[id] }), !(call.starting && call.media == nil) else { return }
-        await call.media?.close()
+        if let media = call.media {
+            await media.close()
+        } else {
+            await call.listening?.value?.close()
+        }
         state.withLock { state in
             guard state.calls.removeValue(forKey: id) != nil else { return }
             state.pools[call.webInterface.name]?.release(UInt16(call.webPort))

@@ -56,7 +56,10 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
     public var mode: MediaBridge.Mode { bridge.mode }
 
     /// Opens both legs' sockets on `eventLoop` and starts relaying or transcoding.
+    /// - Parameter listening: the WebRTC leg's socket when it was bound at offer time (see
+    ///   `WebRTCLeg.listen`); otherwise it is bound here.
     public static func start(plan: MediaCallPlan, webCore: WebRTCLegCore, trunkCore: RTPLegCore, on eventLoop: any EventLoop,
+                             listening: WebRTCLeg? = nil, onWebEvent: @escaping @Sendable (WebRTCLegEvent) -> Void = { _ in },
                              onFailure: @escaping @Sendable (String) -> Void) async throws -> MediaCall {
         let bridge = try MediaBridge(web: plan.web, trunk: plan.trunk, opus: plan.opus, detectInbandDTMF: plan.detectInbandDTMF)
         let call = MediaCall(eventLoop: eventLoop, bridge: bridge, onFailure: onFailure)
@@ -67,12 +70,12 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
             },
             onRTP: { packet in call.fromTrunk(packet) })
         do {
-            let web = try await WebRTCLeg.open(
-                address: plan.webAddress, port: plan.webPort, on: eventLoop, core: webCore,
-                onEvent: { event in
-                    if case .failed(let reason) = event { call.fail(reason) }
-                },
-                onRTP: { packet in call.fromWeb(packet) })
+            let web: WebRTCLeg
+            if let listening { web = listening } else { web = try await WebRTCLeg.listen(address: plan.webAddress, port: plan.webPort, on: eventLoop) }
+            try await web.attach(webCore, onEvent: { event in
+                onWebEvent(event)
+                if case .failed(let reason) = event { call.fail(reason) }
+            }, onRTP: { packet in call.fromWeb(packet) })
             try await eventLoop.submit {
                 call.web = web
                 call.trunk = trunk
@@ -96,8 +99,8 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
 
     public func status() async throws -> MediaCallStatus? {
         let (web, trunk, counters) = try await eventLoop.submit { (self.web, self.trunk, self.bridge.counters) }.get()
-        guard let web, let trunk else { return nil }
-        return MediaCallStatus(mode: bridge.mode, web: try await web.status(), trunk: try await trunk.status(), bridge: counters)
+        guard let web, let trunk, let webStatus = try await web.status() else { return nil }
+        return MediaCallStatus(mode: bridge.mode, web: webStatus, trunk: try await trunk.status(), bridge: counters)
     }
 
     public func close() async {

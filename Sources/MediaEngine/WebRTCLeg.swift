@@ -6,21 +6,21 @@ import ICE
 import NIOCore
 
 public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
-    private let core: WebRTCLegCore
+    private var core: WebRTCLegCore?
     private var socket: MediaSocket!
-    private let onEvent: @Sendable (WebRTCLegEvent) -> Void
-    private let onRTP: @Sendable ([UInt8]) -> Void
-    private let onRTCP: @Sendable ([UInt8]) -> Void
+    private var onEvent: @Sendable (WebRTCLegEvent) -> Void = { _ in }
+    private var onRTP: @Sendable ([UInt8]) -> Void = { _ in }
+    private var onRTCP: @Sendable ([UInt8]) -> Void = { _ in }
+    /// Datagrams that arrived before the core (the browser's answer) did: a browser answering
+    /// Tandem's offer starts its ICE checks before its answer reaches Tandem.
+    private var early: [([UInt8], SocketAddress)] = []
+    private static let earlyLimit = 64
+    /// How many early datagrams the core got at attach (for diagnostics).
+    public private(set) var earlyReplayed = 0
 
     public var eventLoop: any EventLoop { socket.eventLoop }
 
-    private init(core: WebRTCLegCore, onEvent: @escaping @Sendable (WebRTCLegEvent) -> Void,
-                 onRTP: @escaping @Sendable ([UInt8]) -> Void, onRTCP: @escaping @Sendable ([UInt8]) -> Void) {
-        self.core = core
-        self.onEvent = onEvent
-        self.onRTP = onRTP
-        self.onRTCP = onRTCP
-    }
+    private init() {}
 
     /// Binds the leg's socket at `address`:`port` on `eventLoop` and starts serving it.
     public static func open(
@@ -28,12 +28,40 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
         onEvent: @escaping @Sendable (WebRTCLegEvent) -> Void, onRTP: @escaping @Sendable ([UInt8]) -> Void,
         onRTCP: @escaping @Sendable ([UInt8]) -> Void = { _ in }
     ) async throws -> WebRTCLeg {
-        let leg = WebRTCLeg(core: core, onEvent: onEvent, onRTP: onRTP, onRTCP: onRTCP)
-        leg.socket = try await MediaSocket.bind(address: address, port: port, on: eventLoop) { bytes, source in
-            leg.perform(leg.core.receive(bytes, from: source, now: .now()))
-        }
-        try await eventLoop.submit { leg.reschedule() }.get()
+        let leg = try await listen(address: address, port: port, on: eventLoop)
+        try await leg.attach(core, onEvent: onEvent, onRTP: onRTP, onRTCP: onRTCP)
         return leg
+    }
+
+    /// Binds the socket before the leg's core exists (an offer sent, no answer yet): what
+    /// arrives is kept (up to 64 datagrams) for the core `attach` brings.
+    public static func listen(address: String, port: Int, on eventLoop: any EventLoop) async throws -> WebRTCLeg {
+        let leg = WebRTCLeg()
+        leg.socket = try await MediaSocket.bind(address: address, port: port, on: eventLoop) { bytes, source in
+            if let core = leg.core {
+                leg.perform(core.receive(bytes, from: source, now: .now()))
+            } else if leg.early.count < Self.earlyLimit {
+                leg.early.append((bytes, source))
+            }
+        }
+        return leg
+    }
+
+    /// Gives a listening leg its core and handlers, and feeds it what arrived meanwhile.
+    public func attach(_ core: WebRTCLegCore, onEvent: @escaping @Sendable (WebRTCLegEvent) -> Void,
+                       onRTP: @escaping @Sendable ([UInt8]) -> Void, onRTCP: @escaping @Sendable ([UInt8]) -> Void = { _ in }) async throws {
+        nonisolated(unsafe) let core = core
+        try await eventLoop.submit {
+            self.core = core
+            self.onEvent = onEvent
+            self.onRTP = onRTP
+            self.onRTCP = onRTCP
+            let early = self.early
+            self.early = []
+            self.earlyReplayed = early.count
+            for (bytes, source) in early { self.perform(core.receive(bytes, from: source, now: .now())) }
+            self.reschedule()
+        }.get()
     }
 
     /// The socket's bound address.
@@ -42,30 +70,33 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
     /// Sends an RTP packet (encrypted by the core) to the browser, once connected.
     public func send(rtp packet: [UInt8]) {
         if eventLoop.inEventLoop {
-            perform(core.send(rtp: packet))
+            if let core { perform(core.send(rtp: packet)) }
         } else {
-            eventLoop.execute { self.perform(self.core.send(rtp: packet)) }
+            eventLoop.execute { if let core = self.core { self.perform(core.send(rtp: packet)) } }
         }
     }
 
     /// Restarts ICE (a re-INVITE with new credentials) on the leg's loop.
     public func restartICE(local: ICECredentials, remoteUfrag: String, remotePassword: String) {
-        eventLoop.execute { self.perform(self.core.restartICE(local: local, remoteUfrag: remoteUfrag, remotePassword: remotePassword, now: .now())) }
+        eventLoop.execute {
+            guard let core = self.core else { return }
+            self.perform(core.restartICE(local: local, remoteUfrag: remoteUfrag, remotePassword: remotePassword, now: .now()))
+        }
     }
 
     /// The SRTP profile, selected pair and counters, read on the leg's loop.
-    public func status() async throws -> WebRTCLegStatus {
-        try await eventLoop.submit { self.core.status }.get()
+    public func status() async throws -> WebRTCLegStatus? {
+        try await eventLoop.submit { self.core?.status }.get()
     }
 
     /// Sends an RTCP compound packet to the browser, once connected.
     public func send(rtcp packet: [UInt8]) {
-        eventLoop.execute { self.perform(self.core.send(rtcp: packet)) }
+        eventLoop.execute { if let core = self.core { self.perform(core.send(rtcp: packet)) } }
     }
 
     /// Counters, read on the leg's loop.
     public func counters() async throws -> WebRTCLegCounters {
-        try await eventLoop.submit { self.core.counters }.get()
+        try await eventLoop.submit { self.core?.counters ?? WebRTCLegCounters() }.get()
     }
 
     public func close() async { await socket.close() }
@@ -81,9 +112,9 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
     }
 
     private func reschedule() {
-        socket.schedule(at: core.nextDeadline) { [weak self] in
-            guard let self else { return }
-            self.perform(self.core.timeout(now: .now()))
+        socket.schedule(at: core?.nextDeadline) { [weak self] in
+            guard let self, let core = self.core else { return }
+            self.perform(core.timeout(now: .now()))
         }
     }
 }

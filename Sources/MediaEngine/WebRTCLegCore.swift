@@ -78,6 +78,7 @@ public final class WebRTCLegCore {
     private var inbound: SRTPSession?
     private var outbound: SRTPSession?
     private var selected: SocketAddress?
+    private var dtlsPeer: SocketAddress?
     public private(set) var counters = WebRTCLegCounters()
     public private(set) var profile: SRTPProtectionProfile?
     private var failed = false
@@ -165,6 +166,9 @@ public final class WebRTCLegCore {
                 counters.unpermittedDropped += 1
                 return output
             }
+            // Until ICE nominates a pair, DTLS answers go back where the handshake comes from
+            // (an address that passed a check): a browser may start DTLS before it nominates.
+            dtlsPeer = source
             handle(dtls.receive(datagram, now: now), into: &output, now: now)
         case .rtp:
             guard ice.permitted(source), let inbound else {
@@ -307,7 +311,7 @@ public final class WebRTCLegCore {
     }
 
     private func handle(_ result: DTLSOutput, into output: inout WebRTCLegOutput, now: NIODeadline) {
-        if let destination = selected {
+        if let destination = selected ?? dtlsPeer {
             for datagram in result.datagrams { output.datagrams.append((datagram, destination)) }
         }
         for event in result.events {
