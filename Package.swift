@@ -96,7 +96,7 @@ let package = Package(
 
         .executableTarget(
             name: "tandem-bench",
-            dependencies: ["AudioCodecs", "MediaEngine", "TandemConfig"]),
+            dependencies: ["AudioCodecs", "MediaEngine", "TandemConfig", "SRTP", "DTLS", "CSRTP", "COpus", "CTandemShims"]),
 
         // MARK: Tests.
         .target(

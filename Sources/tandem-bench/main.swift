@@ -144,3 +144,13 @@ for result in results where filter == nil || result.name.contains(filter!) {
 extension String {
     func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }
+
+// The transcode pipeline against bare libopus + libsrtp (Pipeline.swift).
+if filter == nil || "transcode.pipeline".contains(filter!) {
+    let figures = measureTranscodePipeline()
+    print("")
+    print("transcode pipeline, one 20 ms frame both ways (SRTP Opus <-> RTP PCMU), CPU per frame over \(figures.frames) frames:")
+    print(String(format: "  bare libsrtp + libopus   %8.1f ns", figures.bareNanoseconds))
+    print(String(format: "  Tandem pipeline          %8.1f ns", figures.pipelineNanoseconds))
+    print(String(format: "  ratio                    %8.2f  (target: at most 2.00)", figures.pipelineNanoseconds / figures.bareNanoseconds))
+}
