@@ -98,6 +98,10 @@ let package = Package(
             name: "tandem-bench",
             dependencies: ["AudioCodecs", "MediaEngine", "TandemConfig", "SRTP", "DTLS", "CSRTP", "COpus", "CTandemShims"]),
 
+        .executableTarget(
+            name: "tandem-load",
+            dependencies: ["ICE", "DTLS", "SRTP", "AudioCodecs", "SIP", "TandemTestSupport", nioCore, nioPosix]),
+
         // MARK: Tests.
         .target(
             name: "TandemTestSupport",

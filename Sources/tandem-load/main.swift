@@ -1,0 +1,119 @@
+// tandem-load: N concurrent calls on loopback through a gateway, both ends played by this
+// process: the browser end (ICE, DTLS, SRTP, Opus or PCMU) and the trunk end (RTP, PCMU), a
+// speech-like signal at 50 packets/s each way. Reports the gateway's CPU per call-second (from
+// /proc, over a steady window), packet loss each way and added latency, for transcoded and
+// relayed calls, through tandemd and through Debian's rtpengine in the same run, and the ratios.
+//
+// Knobs (environment): TANDEM_LOAD_CALLS (default 30), TANDEM_LOAD_SECONDS (window, default 20),
+// TANDEM_LOAD_WARMUP (default 3), TANDEM_LOAD_MODES (transcoded,relayed),
+// TANDEM_LOAD_GATEWAYS (tandem,rtpengine), TANDEM_LOAD_OVERLOAD=1 for the admission check.
+// The generator shares the machine with the gateway under test; it is kept cheap (pre-encoded
+// audio, one sender and one receiver thread) and its own CPU is reported too.
+
+import DTLS
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A line on stdout at once (progress shows while the run goes on, even through a pipe).
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+let environment = ProcessInfo.processInfo.environment
+let callCount = Int(environment["TANDEM_LOAD_CALLS"] ?? "") ?? 30
+let seconds = Double(environment["TANDEM_LOAD_SECONDS"] ?? "") ?? 20
+let warmup = Double(environment["TANDEM_LOAD_WARMUP"] ?? "") ?? 3
+let modes = (environment["TANDEM_LOAD_MODES"] ?? "transcoded,relayed").split(separator: ",").compactMap { CallMode(rawValue: String($0)) }
+let gateways = (environment["TANDEM_LOAD_GATEWAYS"] ?? "tandem,rtpengine").split(separator: ",").map(String.init)
+let binDirectory = environment["TANDEM_BIN_DIR"]
+    ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+let tandemd = binDirectory + "/tandemd"
+
+let audio = try PreparedAudio()
+let certificate = try DTLSCertificate.selfSigned(commonName: "tandem-load")
+let capacity = Int((warmup + seconds) * 50) + 100
+
+func makeCalls(_ mode: CallMode, count: Int, from first: Int = 0) throws -> [LoadCall] {
+    try (first..<(first + count)).map { try LoadCall(index: $0, mode: mode, certificate: certificate, capacity: capacity) }
+}
+
+func runTandem(_ mode: CallMode) async throws -> LoadFigures {
+    let gateway = try TandemGateway(binary: tandemd)
+    do {
+        try await gateway.waitUntilReady()
+        let calls = try makeCalls(mode, count: callCount)
+        for call in calls {
+            let answer = try await gateway.place(call)
+            try call.connect(answer: answer)
+        }
+        let figures = try runLoad(calls: calls, audio: audio, gatewayPID: gateway.pid, warmup: warmup, seconds: seconds)
+        await gateway.hangUpAll()
+        await gateway.shutdown()
+        return figures
+    } catch {
+        FileHandle.standardError.write(Data("tandemd log:\n\(gateway.stderr.suffix(3000))\n".utf8))
+        await gateway.shutdown()
+        throw error
+    }
+}
+
+func runRTPEngine(_ mode: CallMode) throws -> LoadFigures {
+    let gateway = try RTPEngineGateway()
+    do {
+        try gateway.waitUntilReady()
+        let calls = try makeCalls(mode, count: callCount)
+        for call in calls {
+            let answer = try gateway.place(call)
+            try call.connect(answer: answer)
+        }
+        let figures = try runLoad(calls: calls, audio: audio, gatewayPID: gateway.pid, warmup: warmup, seconds: seconds)
+        gateway.hangUpAll()
+        gateway.shutdown()
+        return figures
+    } catch {
+        FileHandle.standardError.write(Data("rtpengine log:\n\(gateway.log.suffix(3000))\n".utf8))
+        gateway.shutdown()
+        throw error
+    }
+}
+
+func describe(_ gateway: String, _ mode: CallMode, _ figures: LoadFigures) -> String {
+    func ms(_ ns: Double) -> String { String(format: "%.2f", ns / 1e6) }
+    let both = figures.toTrunk.latencies + figures.toWeb.latencies
+    return "| \(gateway) | \(mode.rawValue) | \(figures.calls) | " + String(format: "%.3f", figures.cpuMillisecondsPerCallSecond)
+        + " | " + String(format: "%.3f", figures.toTrunk.lossPercent) + " | " + String(format: "%.3f", figures.toWeb.lossPercent)
+        + " | \(ms(percentile(figures.toTrunk.latencies, 0.5))) / \(ms(percentile(figures.toTrunk.latencies, 0.99)))"
+        + " | \(ms(percentile(figures.toWeb.latencies, 0.5))) / \(ms(percentile(figures.toWeb.latencies, 0.99)))"
+        + " | \(ms(percentile(both, 0.5))) / \(ms(percentile(both, 0.99)))"
+        + " | " + String(format: "%.3f", Double(figures.generatorCPUNanoseconds) / 1e6 / (Double(figures.calls) * figures.seconds))
+        + " | \(figures.profiles.joined(separator: ", ")) |"
+}
+
+say("tandem-load: \(callCount) calls, \(Int(warmup)) s warm-up, \(Int(seconds)) s measured, 50 packets/s each way per call")
+var results: [String: LoadFigures] = [:]
+var lines: [String] = []
+for mode in modes {
+    for gateway in gateways {
+        say("==> \(gateway), \(mode.rawValue) ...")
+        do {
+            let figures = gateway == "tandem" ? try await runTandem(mode) : try runRTPEngine(mode)
+            results["\(gateway).\(mode.rawValue)"] = figures
+            lines.append(describe(gateway, mode, figures))
+            say(lines.last!)
+        } catch {
+            say("    \(gateway) \(mode.rawValue) failed: \(error)")
+        }
+    }
+}
+
+say("")
+say("| gateway | calls | N | CPU ms per call-second | loss % to trunk | loss % to browser | latency ms to trunk p50 / p99 | to browser p50 / p99 | both p50 / p99 | generator CPU ms per call-second | SRTP profile |")
+say("|---|---|---|---|---|---|---|---|---|---|---|")
+for line in lines { say(line) }
+say("")
+for mode in modes {
+    guard let tandem = results["tandem.\(mode.rawValue)"], let rtpengine = results["rtpengine.\(mode.rawValue)"] else { continue }
+    let ratio = tandem.cpuMillisecondsPerCallSecond / rtpengine.cpuMillisecondsPerCallSecond
+    let target = mode == .transcoded ? "at most 0.33" : "at most 0.50"
+    say(String(format: "%@: Tandem / rtpengine CPU per call-second = %.3f (target: %@)", mode.rawValue, ratio, target))
+}
