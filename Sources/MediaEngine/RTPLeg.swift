@@ -9,6 +9,8 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
     private let core: RTPLegCore
     private var rtpSocket: MediaSocket!
     private var rtcpSocket: MediaSocket?
+    /// Set on the loop once the sockets are assigned; datagrams before that are dropped.
+    private var ready = false
     private let onEvent: @Sendable (RTPLegEvent) -> Void
     private let onRTP: @Sendable ([UInt8]) -> Void
 
@@ -24,20 +26,30 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
     public static func open(address: String, port: Int, on eventLoop: any EventLoop, core: RTPLegCore,
                             onEvent: @escaping @Sendable (RTPLegEvent) -> Void, onRTP: @escaping @Sendable ([UInt8]) -> Void) async throws -> RTPLeg {
         let leg = RTPLeg(core: core, onEvent: onEvent, onRTP: onRTP)
-        leg.rtpSocket = try await MediaSocket.bind(address: address, port: port, on: eventLoop) { bytes, source in
+        // A trunk may send as soon as it has answered: datagrams that come before the leg is wired
+        // to its sockets are dropped, never handled half-set.
+        let rtpSocket = try await MediaSocket.bind(address: address, port: port, on: eventLoop) { bytes, source in
+            guard leg.ready else { return }
             leg.perform(leg.core.receive(bytes, from: source, now: .now()))
         }
+        var rtcpSocket: MediaSocket?
         if !core.settings.rtcpMux {
             do {
-                leg.rtcpSocket = try await MediaSocket.bind(address: address, port: port + 1, on: eventLoop) { bytes, source in
+                rtcpSocket = try await MediaSocket.bind(address: address, port: port + 1, on: eventLoop) { bytes, source in
+                    guard leg.ready else { return }
                     leg.perform(leg.core.receive(bytes, from: source, rtcpPort: true, now: .now()))
                 }
             } catch {
-                await leg.rtpSocket.close()
+                await rtpSocket.close()
                 throw error
             }
         }
-        try await eventLoop.submit { leg.reschedule() }.get()
+        try await eventLoop.submit { [rtcpSocket] in
+            leg.rtpSocket = rtpSocket
+            leg.rtcpSocket = rtcpSocket
+            leg.ready = true
+            leg.reschedule()
+        }.get()
         return leg
     }
 
