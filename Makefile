@@ -8,13 +8,20 @@ UNITDIR   ?= /etc/systemd/system
 CONFIG    ?= config/tandem.yaml
 RELEASE   := .build/release
 
+# make bench: calls per load run and the measured window in seconds (after a 3 s warm-up).
+TANDEM_LOAD_CALLS   ?= 30
+TANDEM_LOAD_SECONDS ?= 20
+export TANDEM_LOAD_CALLS TANDEM_LOAD_SECONDS
+
 .PHONY: help deps test-deps build debug run check-config test bench install uninstall clean
 
 help:
 	@echo "make run           install missing packages, build (release) and start tandemd with $(CONFIG)"
 	@echo "make test          install missing packages and run the test suite"
 	@echo "make build         release build of tandemd and tandemctl"
-	@echo "make bench         run the benchmarks (release build)"
+	@echo "make bench         benchmarks (release): micro-benchmarks, the transcode pipeline against bare"
+	@echo "                   libopus + libsrtp, and a load run through tandemd and rtpengine"
+	@echo "                   (TANDEM_LOAD_CALLS=$(TANDEM_LOAD_CALLS) TANDEM_LOAD_SECONDS=$(TANDEM_LOAD_SECONDS))"
 	@echo "make check-config  check $(CONFIG) without starting"
 	@echo "make install       binaries to $(PREFIX)/bin, config to $(CONFDIR), unit to $(UNITDIR), user 'tandem'"
 	@echo "make deps          install the missing Debian build packages"
@@ -51,8 +58,15 @@ test: deps test-deps
 	$(SWIFT) test --skip-build --disable-swift-testing
 
 bench: deps
-	@echo "==> running benchmarks (release)"
-	$(SWIFT) run -c release tandem-bench
+	@scripts/install-deps.sh bench
+	@echo "==> building tandem-bench, tandemd and tandem-load (release)"
+	$(SWIFT) build -c release --product tandem-bench
+	$(SWIFT) build -c release --product tandemd
+	$(SWIFT) build -c release --product tandem-load
+	@echo "==> micro-benchmarks and the transcode pipeline"
+	$(RELEASE)/tandem-bench
+	@echo "==> load: $(TANDEM_LOAD_CALLS) calls through tandemd, then through rtpengine (userspace)"
+	$(RELEASE)/tandem-load
 
 install: build
 	@echo "==> installing tandemd and tandemctl to $(DESTDIR)$(PREFIX)/bin"

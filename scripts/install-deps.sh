@@ -3,16 +3,19 @@
 #   scripts/install-deps.sh build   libraries and tools to build tandemd
 #   scripts/install-deps.sh test    what the test suite runs besides (systemd-analyze, openssl,
 #                                   sipp, chromium for the browser interop peer)
+#   scripts/install-deps.sh bench   rtpengine, the gateway `make bench` compares Tandem with
 # Runs apt-get non-interactively as root (or through sudo -n); says what it does.
 set -euo pipefail
 
 build_packages=(pkg-config libssl-dev libsrtp2-dev libopus-dev libspandsp-dev)
 test_packages=(systemd openssl procps sip-tester chromium)
+bench_packages=(rtpengine-daemon)
 
 case "${1:-build}" in
     build) wanted=("${build_packages[@]}") ;;
     test) wanted=("${test_packages[@]}") ;;
-    *) echo "usage: $0 build|test" >&2; exit 2 ;;
+    bench) wanted=("${bench_packages[@]}") ;;
+    *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -51,7 +51,10 @@ func runTandem(_ mode: CallMode) async throws -> LoadFigures {
         await gateway.shutdown()
         return figures
     } catch {
-        FileHandle.standardError.write(Data("tandemd log:\n\(gateway.stderr.suffix(3000))\n".utf8))
+        let kept = NSTemporaryDirectory() + "tandem-load-tandemd.log"
+        try? gateway.stderr.write(toFile: kept, atomically: true, encoding: .utf8)
+        let crash = gateway.stderr.components(separatedBy: "\n").filter { $0.contains("Fatal error") || $0.contains("crashed") || $0.contains("error") }
+        FileHandle.standardError.write(Data("tandemd log (whole log kept in \(kept)):\n\(crash.prefix(20).joined(separator: "\n"))\n".utf8))
         await gateway.shutdown()
         throw error
     }
