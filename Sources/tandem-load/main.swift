@@ -110,7 +110,7 @@ for mode in modes {
 }
 
 say("")
-say("| gateway | calls | N | CPU ms per call-second | loss % to trunk | loss % to browser | latency ms to trunk p50 / p99 | to browser p50 / p99 | both p50 / p99 | generator CPU ms per call-second | SRTP profile |")
+say("| gateway | mode | calls | CPU ms per call-second | loss % to trunk | loss % to browser | latency ms to trunk p50 / p99 | to browser p50 / p99 | both p50 / p99 | generator CPU ms per call-second | SRTP profile |")
 say("|---|---|---|---|---|---|---|---|---|---|---|")
 for line in lines { say(line) }
 say("")
