@@ -17,7 +17,7 @@ python="${PYTHON:-python3}"
 # aiortc does not depend on numpy, and the peer needs it. The stack under aiortc
 # (ICE, libav, libsrtp, OpenSSL bindings) is pinned too, so every machine runs the same.
 # websockets drives headless Chromium over the DevTools protocol (Tests/Interop/chromium_peer.py).
-packages=(aiortc==1.16.0 aioice==0.13.0 av==18.1.0 pylibsrtp==1.0.0 pyOpenSSL==26.4.0 cryptography==50.0.2 numpy==2.4.6 websockets==17.4)
+packages=(aiortc==1.16.0 aioice==0.13.0 av==18.1.0 pylibsrtp==1.0.0 pyOpenSSL==26.4.0 cryptography==50.0.2 numpy==2.4.6 websockets==17.4 prometheus-client==0.26.0)
 
 if ! command -v "$python" >/dev/null 2>&1; then
     echo "interop: $python not found; install Python 3.10 or later (Debian: apt-get install python3 python3-venv)" >&2

@@ -27,14 +27,16 @@ public final class HealthServer: Sendable {
 
     private init(channel: any Channel) { self.channel = channel }
 
+    /// - Parameter metrics: the Prometheus text exposition served at /metrics (404 when nil).
     public static func bind(host: String, port: Int, group: any EventLoopGroup, state: HealthState,
-                            demoPhone: DemoPhoneSettings? = nil) async throws -> HealthServer {
+                            demoPhone: DemoPhoneSettings? = nil,
+                            metrics: (@Sendable () async -> String)? = nil) async throws -> HealthServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(HealthHandler(state: state, demoPhone: demoPhone))
+                    try channel.pipeline.syncOperations.addHandler(HealthHandler(state: state, demoPhone: demoPhone, metrics: metrics))
                 }
             }
             .bind(host: host, port: port).get()
@@ -50,14 +52,25 @@ final class HealthHandler: ChannelInboundHandler, Sendable {
 
     private let state: HealthState
     private let demoPhone: DemoPhoneSettings?
+    private let metrics: (@Sendable () async -> String)?
 
-    init(state: HealthState, demoPhone: DemoPhoneSettings? = nil) {
+    init(state: HealthState, demoPhone: DemoPhoneSettings? = nil, metrics: (@Sendable () async -> String)? = nil) {
         self.state = state
         self.demoPhone = demoPhone
+        self.metrics = metrics
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(let request) = unwrapInboundIn(data) else { return }
+        if let metrics, request.uri == "/metrics" || request.uri.hasPrefix("/metrics?"), request.method == .GET || request.method == .HEAD {
+            let loop = context.eventLoop
+            let bound = NIOLoopBound(context, eventLoop: loop)
+            loop.makeFutureWithTask { await metrics() }.whenSuccess { text in
+                Self.respond(bound.value, request: request, status: .ok, body: text,
+                             contentType: "text/plain; version=0.0.4; charset=utf-8", extra: [])
+            }
+            return
+        }
         var status: HTTPResponseStatus
         var body: String
         var contentType = "text/plain; charset=utf-8"
@@ -86,16 +99,21 @@ final class HealthHandler: ChannelInboundHandler, Sendable {
                 (status, body) = (.notFound, "not found\n")
             }
         }
+        Self.respond(context, request: request, status: status, body: body, contentType: contentType, extra: extra)
+    }
+
+    private static func respond(_ context: ChannelHandlerContext, request: HTTPRequestHead, status: HTTPResponseStatus, body: String,
+                                contentType: String, extra: [(String, String)]) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")
         headers.add(name: "Connection", value: "close")
         for (name, value) in extra { headers.add(name: name, value: value) }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
         if request.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
         }
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 }

@@ -658,6 +658,8 @@ extension SignalingCore {
         ended.endedAt = now
         ended.endedBy = by
         ended.endReason = reason
+        let result = call.answeredAt != nil ? "answered" : reason == "cancelled" ? "cancelled" : String(reason.prefix { $0 != " " })
+        counters.callsByResult[result.isEmpty ? "failed" : result, default: 0] += 1
         endedCalls.append(ended)
         if endedCalls.count > 10_000 { endedCalls.removeFirst(endedCalls.count - 10_000) }  // nobody is taking them
         callByServerTransaction = callByServerTransaction.filter { $0.value != callID }

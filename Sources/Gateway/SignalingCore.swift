@@ -44,6 +44,11 @@ public struct SignalingCounters: Sendable, Equatable {
     public var badRequests = 0
     public var requests = 0
     public var responses = 0
+    /// Requests received by method, responses received by status code.
+    public var requestsByMethod: [String: Int] = [:]
+    public var responsesByCode: [Int: Int] = [:]
+    /// Calls ended, by how: answered (ended after an answer), or the failure's status or reason.
+    public var callsByResult: [String: Int] = [:]
 }
 
 public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
@@ -146,6 +151,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
         switch message {
         case .response(let response):
             counters.responses += 1
+            counters.responsesByCode[response.statusCode, default: 0] += 1
             guard (try? response.validate()) != nil else {
                 counters.unparseable += 1
                 return [.note("dropped a response with bad headers from \(inbound.sourceHost):\(inbound.sourcePort)")]
@@ -153,6 +159,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
             return handle(transactions.receive(.response(response), from: inbound.replyTo, reliable: inbound.transport.isStream, now: now), now: now)
         case .request(var request):
             counters.requests += 1
+            counters.requestsByMethod[request.method.rawValue, default: 0] += 1
             // A response needs a parseable Via to find its way back; without one, drop.
             guard var via = try? request.headers.topVia() else {
                 counters.badRequests += 1

@@ -9,6 +9,7 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
     let eventLoop: any EventLoop
     private var channel: (any Channel)?
     private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
     private let onDatagram: ([UInt8], SocketAddress) -> Void
 
     private init(eventLoop: any EventLoop, onDatagram: @escaping ([UInt8], SocketAddress) -> Void) {
@@ -42,13 +43,23 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
         channel.flush()
     }
 
-    /// Replaces the timer with one at `deadline` (none when nil).
+    /// Makes sure the timer fires at `deadline` or before (none when nil). A timer already due
+    /// earlier is kept: the core's deadline moves with nearly every packet (media timeout, reports),
+    /// and replacing a timer per packet would cost more than the packet; an early firing finds
+    /// nothing due and the driver schedules again.
     func schedule(at deadline: NIODeadline?, _ fire: @escaping () -> Void) {
+        guard let deadline else {
+            timer?.cancel()
+            timer = nil
+            timerDeadline = nil
+            return
+        }
+        if timer != nil, let current = timerDeadline, current <= deadline { return }
         timer?.cancel()
-        timer = nil
-        guard let deadline else { return }
+        timerDeadline = deadline
         timer = eventLoop.scheduleTask(deadline: deadline) { [weak self] in
             self?.timer = nil
+            self?.timerDeadline = nil
             fire()
         }
     }

@@ -69,6 +69,8 @@ public struct WebRTCLegStatus: Sendable, Equatable {
     public var roundTripMilliseconds: Double?
     /// RTP payload bytes sent.
     public var payloadBytesSent: UInt64
+    /// From the first DTLS datagram to keys, once connected.
+    public var dtlsHandshakeMilliseconds: Double?
 }
 
 public final class WebRTCLegCore {
@@ -79,6 +81,8 @@ public final class WebRTCLegCore {
     private var outbound: SRTPSession?
     private var selected: SocketAddress?
     private var dtlsPeer: SocketAddress?
+    private var dtlsBegan: NIODeadline?
+    private var dtlsHandshake: TimeAmount?
     public private(set) var counters = WebRTCLegCounters()
     public private(set) var profile: SRTPProtectionProfile?
     private var failed = false
@@ -134,7 +138,8 @@ public final class WebRTCLegCore {
         WebRTCLegStatus(selected: selected, profile: profile, counters: counters, received: remoteSSRC.map { _ in statistics.summary },
                         remoteFractionLost: remoteReport.map { Double($0.fractionLost) / 256 },
                         remoteJitterMilliseconds: remoteReport.map { Double($0.jitter) * 1000 / Double(clockRate) },
-                        roundTripMilliseconds: roundTripMilliseconds, payloadBytesSent: payloadBytesSent)
+                        roundTripMilliseconds: roundTripMilliseconds, payloadBytesSent: payloadBytesSent,
+                        dtlsHandshakeMilliseconds: dtlsHandshake.map { Double($0.nanoseconds) / 1e6 })
     }
 
     /// ICE restart (RFC 8445 §9): new credentials on both sides; the selected pair is kept while
@@ -169,6 +174,7 @@ public final class WebRTCLegCore {
             // Until ICE nominates a pair, DTLS answers go back where the handshake comes from
             // (an address that passed a check): a browser may start DTLS before it nominates.
             dtlsPeer = source
+            if dtlsBegan == nil { dtlsBegan = now }
             handle(dtls.receive(datagram, now: now), into: &output, now: now)
         case .rtp:
             guard ice.permitted(source), let inbound else {
@@ -300,6 +306,7 @@ public final class WebRTCLegCore {
                 // As DTLS client, the handshake starts once there is a checked path (RFC 8842 §5).
                 if dtls.role == .client && !dtlsStarted {
                     dtlsStarted = true
+                    dtlsBegan = now
                     handle(dtls.start(now: now), into: &output, now: now)
                 }
             case .failed:
@@ -321,6 +328,7 @@ public final class WebRTCLegCore {
                     inbound = try SRTPSession(profile: profile, keyingMaterial: keys, role: dtls.role, direction: .inbound)
                     outbound = try SRTPSession(profile: profile, keyingMaterial: keys, role: dtls.role, direction: .outbound)
                     self.profile = profile
+                    if let dtlsBegan { dtlsHandshake = now - dtlsBegan }
                     nextReport = now + reportInterval
                     output.events.append(.connected(profile))
                 } catch {

@@ -47,6 +47,8 @@ actor Daemon: ControlCommandHandler {
     private var healthServer: HealthServer?
     private var controlServer: ControlServer?
     private let cdrs = CDRWriter()
+    private let metrics = TandemMetrics()
+    private var endedMedia = MediaTotals()
 
     init(
         configPath: String, configuration: TandemConfiguration, overrides: Overrides, group: MultiThreadedEventLoopGroup,
@@ -97,7 +99,9 @@ actor Daemon: ControlCommandHandler {
                         DemoPhoneSettings.Socket(scheme: $0.transport.rawValue, port: $0.port)
                     })
                     : nil
-                healthServer = try await HealthServer.bind(host: http.address, port: http.port, group: group, state: health, demoPhone: phone)
+                healthServer = try await HealthServer.bind(
+                    host: http.address, port: http.port, group: group, state: health, demoPhone: phone,
+                    metrics: { [weak self] in await self?.metricsText() ?? "" })
                 let port = healthServer?.localAddress?.port ?? http.port
                 logger.info("HTTP listening", metadata: ["address": "\(http.address)", "port": "\(port)"])
                 if http.demoPhone {
@@ -253,6 +257,10 @@ extension Daemon {
         for record in records {
             let info = await media?.finalInfo(call: record.id)
             let legs = info.flatMap { info in info.status.map { Self.legs(info, $0) } } ?? []
+            if let status = info?.status {
+                endedMedia.add(status)
+                if let handshake = status.web.dtlsHandshakeMilliseconds { metrics.recordHandshake(milliseconds: handshake) }
+            }
             logger.info("call ended", metadata: [
                 "call": "\(record.id)", "by": "\(record.endedBy ?? "")", "reason": "\(record.endReason ?? "")",
             ])
@@ -263,6 +271,43 @@ extension Daemon {
                 logger.error("cannot write a CDR", metadata: ["call": "\(record.id)", "error": "\(error)"])
             }
         }
+    }
+}
+
+// MARK: - Metrics
+
+extension Daemon {
+    /// The Prometheus text exposition, gathered now.
+    func metricsText() async -> String {
+        var snapshot = MetricsSnapshot()
+        if let signaling {
+            snapshot.activeCalls = await signaling.activeCalls
+            let counters = await signaling.counters
+            snapshot.callsByResult = counters.callsByResult
+            snapshot.requestsByMethod = counters.requestsByMethod
+            snapshot.responsesByCode = counters.responsesByCode
+            snapshot.registrations = await signaling.registrations
+            for trunk in await signaling.trunkList where trunk.availability != "not supervised" {
+                snapshot.trunksUp[trunk.name] = trunk.availability == "up"
+            }
+        }
+        if let media {
+            var totals = endedMedia
+            for status in await media.allStatus().values { totals.add(status) }
+            snapshot.media = totals.values
+            let counters = media.counters
+            snapshot.relayedCalls = counters.relayedCalls
+            snapshot.transcodedCalls = counters.transcodedCalls
+            snapshot.refusedNoPorts = counters.refusedNoPorts
+            snapshot.refusedOverload = counters.refusedOverload
+            snapshot.mediaFailures = counters.mediaFailures
+            snapshot.workerLoads = media.workers.loads.map(\.load)
+            let ports = media.portUsage.values
+            snapshot.portsInUse = ports.reduce(0) { $0 + $1.capacity - $1.free }
+            snapshot.portCapacity = ports.reduce(0) { $0 + $1.capacity }
+        }
+        snapshot.draining = state == .draining
+        return metrics.render(snapshot)
     }
 }
 

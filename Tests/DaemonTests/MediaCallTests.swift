@@ -89,6 +89,7 @@ final class MediaCallTests: XCTestCase {
         try peer.send(["type": "answer", "sdp": String(decoding: call.answer.body, as: UTF8.self)])
         try await Task.sleep(for: .seconds(2))
         try checkCallDetail()
+        try checkMetrics()
         let result = try peer.next()
         guard let status = try? daemon.status() else {
             XCTFail("tandemd is not answering: \(daemon.stderr.suffix(4000))")
@@ -135,6 +136,30 @@ final class MediaCallTests: XCTestCase {
         let human = try daemon.ctl(["call", id])
         XCTAssertTrue(human.stdout.contains("Web leg") && human.stdout.contains("Trunk leg"), human.stdout)
         XCTAssertEqual(try daemon.ctl(["call", "no-such-call"]).status, 1)
+    }
+
+    /// /metrics, parsed by the reference Prometheus client's parser: sample -> value.
+    private func scrapeMetrics() throws -> [String: Double] {
+        let port = try XCTUnwrap(try daemon.status().http?.port)
+        let run = try runTool(InteropPeer.python, [InteropPeer.script("parse_metrics.py"), "--url", "http://127.0.0.1:\(port)/metrics"])
+        XCTAssertEqual(run.status, 0, "the exposition must parse: \(run.stderr)")
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        return try XCTUnwrap(object["samples"] as? [String: Double])
+    }
+
+    /// During a call the call and packet counters move between two scrapes.
+    private func checkMetrics() throws {
+        let first = try scrapeMetrics()
+        Thread.sleep(forTimeInterval: 1)
+        let second = try scrapeMetrics()
+        XCTAssertEqual(second["tandem_calls_active{}"], 1)
+        for sample in ["tandem_rtp_packets_total{direction=received,leg=web}", "tandem_rtp_packets_total{direction=sent,leg=trunk}",
+                       "tandem_rtp_packets_total{direction=received,leg=trunk}", "tandem_rtp_packets_total{direction=sent,leg=web}"] {
+            XCTAssertGreaterThan(second[sample] ?? 0, (first[sample] ?? 0) + 20, "\(sample) moves during the call")
+        }
+        XCTAssertGreaterThan(second["tandem_sip_requests_total{method=INVITE}"] ?? 0, 0)
+        XCTAssertNotNil(second["tandem_worker_load_ratio{loop=0}"])
+        XCTAssertEqual(second["tandem_media_ports_in_use{}"], 2)
     }
 
     /// After the call, its CDR line holds the parties, the end and each leg's quality.
