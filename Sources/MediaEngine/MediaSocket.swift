@@ -22,6 +22,11 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
                      onDatagram: @escaping ([UInt8], SocketAddress) -> Void) async throws -> MediaSocket {
         let socket = MediaSocket(eventLoop: eventLoop, onDatagram: onDatagram)
         let channel = try await DatagramBootstrap(group: eventLoop)
+            // One read per readiness event: a media socket gets 50 packets a second, so reading on
+            // until the socket says EAGAIN costs a system call per packet for nothing (epoll is
+            // level-triggered: a second queued datagram wakes the loop again).
+            .channelOption(.maxMessagesPerRead, value: 1)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(MediaSocketHandler(socket: socket))

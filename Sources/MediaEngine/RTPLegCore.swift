@@ -104,18 +104,26 @@ public final class RTPLegCore {
     /// Where RTP goes now.
     public var remoteAddress: SocketAddress { remote }
 
-    /// Where RTCP goes: the same address with rtcp-mux, else the next port.
-    public var remoteRTCPAddress: SocketAddress {
-        guard !settings.rtcpMux, let port = remote.port, let host = remote.ipAddress,
+    /// Where RTCP goes: the same address with rtcp-mux, else the next port (kept with `remote`,
+    /// since the RTP leg driver asks for it on every packet).
+    public private(set) lazy var remoteRTCPAddress: SocketAddress = Self.rtcpAddress(for: remote, mux: settings.rtcpMux)
+
+    private static func rtcpAddress(for remote: SocketAddress, mux: Bool) -> SocketAddress {
+        guard !mux, let port = remote.port, let host = remote.ipAddress,
             let address = try? SocketAddress(ipAddress: host, port: port + 1)
         else { return remote }
         return address
     }
 
+    private func setRemoteAddress(_ address: SocketAddress) {
+        remote = address
+        remoteRTCPAddress = Self.rtcpAddress(for: address, mux: settings.rtcpMux)
+    }
+
     /// A new address from the peer's SDP (a re-INVITE): latching starts again.
     public func setRemote(_ address: SocketAddress) {
         guard !sameHostAndPort(address, remote) else { return }
-        remote = address
+        setRemoteAddress(address)
         latched = false
     }
 
@@ -159,12 +167,12 @@ public final class RTPLegCore {
             } else {
                 latched = true
                 if !sameHostAndPort(source, remote) {
-                    remote = source
+                    setRemoteAddress(source)
                     output.events.append(.latched(source))
                 }
             }
         } else if settings.strictSource || latched {
-            guard source.ipAddress == remote.ipAddress else {
+            guard source.sameHost(as: remote) else {
                 counters.wrongSourceDropped += 1
                 return output
             }
@@ -255,6 +263,21 @@ public final class RTPLegCore {
     }
 
     private func sameHostAndPort(_ a: SocketAddress, _ b: SocketAddress) -> Bool {
-        a.ipAddress == b.ipAddress && a.port == b.port
+        a.sameHost(as: b) && a.port == b.port
+    }
+}
+
+extension SocketAddress {
+    /// Whether both are the same IP address, compared as bytes (no text formatting: this runs
+    /// for every packet).
+    func sameHost(as other: SocketAddress) -> Bool {
+        switch (self, other) {
+        case (.v4(let a), .v4(let b)):
+            return a.address.sin_addr.s_addr == b.address.sin_addr.s_addr
+        case (.v6(let a), .v6(let b)):
+            return withUnsafeBytes(of: a.address.sin6_addr) { x in withUnsafeBytes(of: b.address.sin6_addr) { y in x.elementsEqual(y) } }
+        default:
+            return false
+        }
     }
 }

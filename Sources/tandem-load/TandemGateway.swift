@@ -111,6 +111,7 @@ final class TandemGateway {
             log:
               level: warning
             drain_timeout: 2s
+            workers: \(ProcessInfo.processInfo.environment["TANDEM_LOAD_WORKERS"] ?? "0")
             trunks:
               - name: load
                 address: 127.0.0.1

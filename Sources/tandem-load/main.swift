@@ -6,7 +6,8 @@
 //
 // Knobs (environment): TANDEM_LOAD_CALLS (default 30), TANDEM_LOAD_SECONDS (window, default 20),
 // TANDEM_LOAD_WARMUP (default 3), TANDEM_LOAD_MODES (transcoded,relayed),
-// TANDEM_LOAD_GATEWAYS (tandem,rtpengine), TANDEM_LOAD_OVERLOAD=1 for the admission check.
+// TANDEM_LOAD_GATEWAYS (tandem,rtpengine), TANDEM_LOAD_OVERLOAD=1 for the admission check,
+// TANDEM_LOAD_WORKERS (tandemd worker loops, default one per core).
 // The generator shares the machine with the gateway under test; it is kept cheap (pre-encoded
 // audio, one sender and one receiver thread) and its own CPU is reported too.
 

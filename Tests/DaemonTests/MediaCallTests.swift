@@ -135,6 +135,14 @@ final class MediaCallTests: XCTestCase {
         XCTAssertTrue((legs[0]["iceSelectedPair"] as? String ?? "").contains("<->"), "\(legs[0])")
         let human = try daemon.ctl(["call", id])
         XCTAssertTrue(human.stdout.contains("Web leg") && human.stdout.contains("Trunk leg"), human.stdout)
+        // TANDEM_CAPTURE_OPERATIONS=FILE keeps the real output of the commands (for docs/operations.md).
+        if let capture = ProcessInfo.processInfo.environment["TANDEM_CAPTURE_OPERATIONS"] {
+            var text = ""
+            for command in [["calls"], ["call", id], ["trunks"], ["status"], ["calls", "--json"], ["call", id, "--json"]] {
+                text += "$ tandemctl \(command.joined(separator: " "))\n" + (try daemon.ctl(command)).stdout + "\n"
+            }
+            try text.write(toFile: capture, atomically: true, encoding: .utf8)
+        }
         XCTAssertEqual(try daemon.ctl(["call", "no-such-call"]).status, 1)
     }
 
