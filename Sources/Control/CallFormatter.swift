@@ -27,11 +27,13 @@ public enum CallFormatter {
         guard !calls.isEmpty else { return "no active calls" }
         let rows = calls.map { call -> [String] in
             let codecs = [call.webCodec, call.trunkCodec].compactMap { $0?.components(separatedBy: "/").first }.joined(separator: ">")
-            return [call.id, StatusFormatter.duration(call.ageSeconds), call.caller, call.callee, call.trunk ?? "-", call.state,
+            // The id without its "@node" suffix is enough for `tandemctl call` and `hangup`.
+            let id = call.id.split(separator: "@").first.map(String.init) ?? call.id
+            return [id, StatusFormatter.duration(call.ageSeconds), call.caller, call.callee, call.trunk ?? "-", call.state,
                     codecs.isEmpty ? "-" : codecs + (call.media == "relay" ? " R" : call.media == "transcode" ? " T" : ""),
                     number(call.mos)]
         }
-        return table(["CALL", "AGE", "FROM", "TO", "TRUNK", "STATE", "CODECS", "MOS"], rows, widths: [14, 7, 10, 12, 9, 9, 11, 3])
+        return table(["CALL", "AGE", "FROM", "TO", "TRUNK", "STATE", "CODECS", "MOS"], rows, widths: [16, 7, 9, 11, 8, 9, 11, 3])
             + "\n(R relayed, T transcoded; tandemctl call ID for the detail)"
     }
 
@@ -86,6 +88,6 @@ public enum CallFormatter {
         return table(["TRUNK", "ADDRESS", "STATE", "OPTIONS RTT", "REGISTRATION", "CALLS"], trunks.map {
             [$0.name, $0.address, $0.availability, $0.optionsRoundTripMilliseconds.map { number($0) + " ms" } ?? "-", $0.registration,
              $0.maxCalls > 0 ? "\($0.activeCalls)/\($0.maxCalls)" : "\($0.activeCalls)"]
-        }, widths: [12, 24, 8, 11, 12, 7])
+        }, widths: [12, 22, 10, 11, 12, 5])
     }
 }

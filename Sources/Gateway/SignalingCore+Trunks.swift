@@ -34,7 +34,7 @@ extension SignalingCore {
             }
             return TrunkStatus(
                 name: trunk.name, address: "\(trunk.transport.rawValue):\(trunk.address):\(trunk.port)",
-                availability: monitor?.availability.rawValue ?? "not supervised", registration: registration,
+                availability: monitor?.availability.rawValue ?? "unchecked", registration: registration,
                 optionsRoundTripMilliseconds: monitor?.optionsRoundTrip.map { Double($0.nanoseconds) / 1e6 },
                 activeCalls: calls.values.filter { $0.trunk == trunk.name }.count, maxCalls: trunk.maxCalls)
         }

@@ -287,7 +287,7 @@ extension Daemon {
             snapshot.requestsByMethod = counters.requestsByMethod
             snapshot.responsesByCode = counters.responsesByCode
             snapshot.registrations = await signaling.registrations
-            for trunk in await signaling.trunkList where trunk.availability != "not supervised" {
+            for trunk in await signaling.trunkList where trunk.availability != "unchecked" {
                 snapshot.trunksUp[trunk.name] = trunk.availability == "up"
             }
         }
@@ -329,8 +329,14 @@ extension Daemon {
         return result
     }
 
+    /// A call by its id, or by the id without its "@node" suffix (as `tandemctl calls` shows it).
+    func record(_ id: String) async -> CallRecord? {
+        await signaling?.callRecords.first { $0.id == id || $0.id.hasPrefix(id + "@") }
+    }
+
     func call(_ id: String) async -> CallDetail? {
-        guard let record = await signaling?.callRecords.first(where: { $0.id == id }) else { return nil }
+        guard let record = await record(id) else { return nil }
+        let id = record.id
         let info = await media?.info(call: id)
         var legs: [LegDetail] = []
         var bridge: [String: Int] = [:]
@@ -346,7 +352,10 @@ extension Daemon {
                           answeredAt: record.answeredAt.map { Self.date(of: $0) }, legs: legs, bridge: bridge)
     }
 
-    func hangUp(_ id: String) async -> Bool { await signaling?.hangUp(id) ?? false }
+    func hangUp(_ id: String) async -> Bool {
+        guard let record = await record(id) else { return false }
+        return await signaling?.hangUp(record.id) ?? false
+    }
 
     func registrations() async -> [RegistrationInfo] {
         (await signaling?.registrationBindings ?? []).map { RegistrationInfo(user: $0.user, contact: $0.contact, expiresInSeconds: $0.expiresIn) }
