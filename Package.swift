@@ -66,6 +66,12 @@ let package = Package(
             name: "MediaEngine",
             dependencies: ["ICE", "DTLS", "SRTP", "RTP", "AudioCodecs", nioCore, nioPosix, logging]),
 
+        // The built-in test endpoints (echo, tone, dtmf, busy, noanswer): a small SIP UAS with
+        // its sans-IO core and its UDP driver.
+        .target(
+            name: "TestEndpoints",
+            dependencies: ["SIP", "SDP", "RTP", "AudioCodecs", nioCore, nioPosix, logging]),
+
         // MARK: Application.
         .target(
             name: "TandemConfig",
@@ -82,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "tandemd",
             dependencies: [
-                "TandemConfig", "Gateway", "SIPTransport", "MediaEngine", "Control", "RTP",
+                "TandemConfig", "Gateway", "SIPTransport", "MediaEngine", "Control", "RTP", "TestEndpoints",
                 "DTLS", "SRTP", "AudioCodecs", nioCore, nioPosix, logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -134,6 +140,7 @@ let package = Package(
             exclude: ["Scenarios"]),
         .testTarget(name: "ControlTests", dependencies: ["Control"]),
         .testTarget(name: "ICETests", dependencies: ["ICE"]),
+        .testTarget(name: "TestEndpointsTests", dependencies: ["TestEndpoints", "SIP", "SDP", "RTP", "AudioCodecs", nioCore, nioPosix, logging]),
         .testTarget(
             name: "DaemonTests",
             dependencies: ["Control", "tandemd", "tandemctl", "TandemTestSupport", "SIP", "SDP", nioCore, nioPosix],

@@ -55,6 +55,12 @@ public final class DTMFGenerator {
 
     deinit { dtmf_tx_free(state) }
 
+    /// Sets the length of each tone and of the pause after it, in milliseconds (spandsp's
+    /// default is 50 ms and 55 ms, what a dialler sends; a person listening needs longer).
+    public func setTiming(toneMilliseconds: Int, pauseMilliseconds: Int) {
+        dtmf_tx_set_timing(state, Int32(toneMilliseconds), Int32(pauseMilliseconds))
+    }
+
     /// Queues digits to play (default timing: 50 ms tone, 55 ms pause).
     public func queue(_ digits: String) {
         let bytes = Array(digits.utf8CString)

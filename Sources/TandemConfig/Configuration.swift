@@ -37,6 +37,8 @@ public struct TandemConfiguration: Sendable, Equatable {
     public var dialPlan: [DialPlanRule]
     /// Where one JSON line per ended call is appended (reopened on reload); nil: no CDRs.
     public var cdrFile: String? = nil
+    /// The built-in test endpoints (echo, tone, dtmf, busy, noanswer); nil: off.
+    public var testEndpoints: TestEndpointSettings? = nil
 
     public func dtlsProfile(named name: String) -> DTLSProfile? { dtlsProfiles.first { $0.name == name } }
     public func codecProfile(named name: String) -> CodecProfile? { codecProfiles.first { $0.name == name } }
@@ -97,6 +99,27 @@ public struct ControlSettings: Sendable, Equatable {
     public var socketPath: String
     /// File mode bits for the socket (e.g. 0o660).
     public var mode: UInt16
+}
+
+/// The built-in test endpoints: a SIP user agent inside tandemd, reached like any trunk.
+public struct TestEndpointSettings: Sendable, Equatable {
+    /// Address its SIP and RTP sockets bind (loopback unless a remote PBX should reach it).
+    public var address: String
+    /// Its SIP (UDP) port.
+    public var port: Int
+    /// The RTP ports of its calls (even ports; one call each).
+    public var rtpPortMin: Int
+    public var rtpPortMax: Int
+    public var location: SourceLocation
+
+    public init(address: String = "127.0.0.1", port: Int = 5099, rtpPortMin: Int = 30000, rtpPortMax: Int = 30099,
+                location: SourceLocation) {
+        self.address = address
+        self.port = port
+        self.rtpPortMin = rtpPortMin
+        self.rtpPortMax = rtpPortMax
+        self.location = location
+    }
 }
 
 // MARK: - Media

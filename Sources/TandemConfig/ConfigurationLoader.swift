@@ -132,6 +132,7 @@ public struct ConfigurationLoader: Sendable {
         }
         let drain = main.duration("drain_timeout", in: .zero ... .seconds(3600), default: defaults.drainTimeout)
         let cdrFile = main.string("cdr_file").map { ConfigurationLoader.resolve($0, relativeTo: main.file) }
+        let testEndpoints = readTestEndpoints(main)
 
         readProfiles(main, into: &sections)
         for item in main.stringList("include") ?? [] {
@@ -166,6 +167,7 @@ public struct ConfigurationLoader: Sendable {
             trunks: trunks, web: web, users: sections.users,
             dialPlan: sections.dialPlan)
         configuration.cdrFile = cdrFile
+        configuration.testEndpoints = testEndpoints
         return configuration
     }
 
@@ -245,6 +247,22 @@ public struct ConfigurationLoader: Sendable {
         }
         let socket = section.string("socket").map { ConfigurationLoader.resolve($0, relativeTo: main.file) }
         return ControlSettings(socketPath: socket ?? defaults.socketPath, mode: mode)
+    }
+
+    private func readTestEndpoints(_ main: MappingReader) -> TestEndpointSettings? {
+        guard let section = main.mapping("test_endpoints") else { return nil }
+        defer { section.finish() }
+        guard section.bool("enabled", default: true) else {
+            _ = (section.node("address"), section.node("port"), section.node("rtp_port_min"), section.node("rtp_port_max"))
+            return nil
+        }
+        let defaults = TestEndpointSettings(location: section.mappingLocation)
+        return TestEndpointSettings(
+            address: section.string("address", default: defaults.address),
+            port: section.int("port", in: 0...65535, default: defaults.port),
+            rtpPortMin: section.int("rtp_port_min", in: 1024...65535, default: defaults.rtpPortMin),
+            rtpPortMax: section.int("rtp_port_max", in: 1024...65535, default: defaults.rtpPortMax),
+            location: section.mappingLocation)
     }
 
     private func readHTTP(_ main: MappingReader) -> HTTPListener? {

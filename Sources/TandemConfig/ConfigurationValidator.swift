@@ -26,6 +26,48 @@ struct ConfigurationValidator {
         checkWeb()
         checkUsers()
         checkDialPlan()
+        checkTestEndpoints()
+    }
+
+    // MARK: Test endpoints
+
+    private func checkTestEndpoints() {
+        guard let endpoints = configuration.testEndpoints else { return }
+        let location = endpoints.location
+        let key = location.key
+        if IPAddressBytes(endpoints.address) == nil {
+            log.error(at: location.with(key: "\(key).address"), "'\(endpoints.address)' is not an IP address")
+        }
+        guard endpoints.rtpPortMin < endpoints.rtpPortMax else {
+            log.error(at: location.with(key: "\(key).rtp_port_min"),
+                      "rtp_port_min \(endpoints.rtpPortMin) must be below rtp_port_max \(endpoints.rtpPortMax) (a call needs an even/odd pair)")
+            return
+        }
+        let range = endpoints.rtpPortMin...endpoints.rtpPortMax
+        if endpoints.port != 0 && range.contains(endpoints.port) {
+            log.error(at: location.with(key: "\(key).port"), "SIP port \(endpoints.port) is inside the endpoints' own RTP range \(range.lowerBound)-\(range.upperBound)")
+        }
+        for listener in configuration.sip.listeners where listener.transport.usesUDP && addressesOverlap(endpoints.address, listener.address) {
+            if endpoints.port != 0 && listener.port == endpoints.port {
+                log.error(at: location.with(key: "\(key).port"),
+                          "UDP port \(endpoints.port) on \(endpoints.address) is already used by \(listener.location.key) (\(listener.location))")
+            }
+            if range.contains(listener.port) {
+                log.error(at: location.with(key: "\(key).rtp_port_min"),
+                          "RTP range \(range.lowerBound)-\(range.upperBound) contains UDP port \(listener.port) of \(listener.location.key) (\(listener.location))")
+            }
+        }
+        for interface in configuration.media.interfaces where addressesOverlap(endpoints.address, interface.address) {
+            let media = interface.portMin...max(interface.portMin, interface.portMax)
+            if range.overlaps(media) {
+                log.error(at: location.with(key: "\(key).rtp_port_min"),
+                          "RTP range \(range.lowerBound)-\(range.upperBound) overlaps \(interface.location.key) (\(interface.portMin)-\(interface.portMax), \(interface.location))")
+            }
+            if endpoints.port != 0 && media.contains(endpoints.port) {
+                log.error(at: location.with(key: "\(key).port"),
+                          "SIP port \(endpoints.port) is inside \(interface.location.key)'s port range (\(interface.location))")
+            }
+        }
     }
 
     // MARK: Node

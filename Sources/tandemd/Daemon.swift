@@ -16,6 +16,7 @@ import SIPTransport
 import SRTP
 import ServiceLifecycle
 import TandemConfig
+import TestEndpoints
 import UnixSignals
 
 actor Daemon: ControlCommandHandler {
@@ -46,6 +47,7 @@ actor Daemon: ControlCommandHandler {
     private var sipEvents: Task<Void, Never>?
     private var healthServer: HealthServer?
     private var controlServer: ControlServer?
+    private var testEndpoints: TestEndpointServer?
     private let cdrs = CDRWriter()
     private let metrics = TandemMetrics()
     private var endedMedia = MediaTotals()
@@ -107,6 +109,16 @@ actor Daemon: ControlCommandHandler {
                 if http.demoPhone {
                     logger.notice("demo phone served", metadata: ["url": "http://\(http.address.contains(":") ? "[\(http.address)]" : http.address):\(port)/phone/"])
                 }
+            }
+            if let settings = configuration.testEndpoints {
+                let endpoints = try await TestEndpointServer.start(
+                    address: settings.address, port: settings.port, rtpPorts: settings.rtpPortMin...settings.rtpPortMax,
+                    userAgent: configuration.sip.userAgent + " test endpoints", group: group, logger: logger)
+                testEndpoints = endpoints
+                logger.notice("test endpoints listening", metadata: [
+                    "address": "\(settings.address)", "port": "\(endpoints.port)",
+                    "numbers": "\(TestEndpointKind.allCases.map(\.rawValue).joined(separator: ","))",
+                ])
             }
             controlServer = try await ControlServer.bind(
                 path: configuration.control.socketPath, mode: configuration.control.mode, group: group,
@@ -178,6 +190,10 @@ actor Daemon: ControlCommandHandler {
         }
         if old.control != new.control { changes.append("control") }
         if old.workers != new.workers { changes.append("workers") }
+        if old.testEndpoints.map({ "\($0.address):\($0.port) \($0.rtpPortMin)-\($0.rtpPortMax)" })
+            != new.testEndpoints.map({ "\($0.address):\($0.port) \($0.rtpPortMin)-\($0.rtpPortMax)" }) {
+            changes.append("test_endpoints")
+        }
         let interfaces = { (c: TandemConfiguration) in c.media.interfaces.map { "\($0.name) \($0.address) \($0.portMin)-\($0.portMax)" } }
         if interfaces(old) != interfaces(new) { changes.append("media.interfaces") }
         return changes
@@ -206,6 +222,8 @@ actor Daemon: ControlCommandHandler {
         await healthServer?.close()
         await controlServer?.close()
         await media?.closeAll()
+        await testEndpoints?.close()
+        testEndpoints = nil
         sipTransport = nil
         sipEvents = nil
         healthServer = nil
