@@ -51,6 +51,23 @@ public final class BrowserSIPUser: @unchecked Sendable {
     /// Calls `number` with `offer`; returns the call once answered (200), after the digest
     /// challenge. Throws with the final response when the call fails.
     public func call(_ number: String, offer: String, callID: String = "call-" + String(UInt32.random(in: 1...UInt32.max))) async throws -> Call {
+        let invite = try await sendAuthenticatedInvite(number, offer: offer, callID: callID)
+        let response = try await finalResponse()
+        guard response.statusCode == 200 else {
+            try await client.send(ClientInviteTransaction.makeACK(for: invite, response: response))
+            var text = "INVITE: \(response.statusCode) \(response.reason)"
+            if let warning = response.headers["Warning"] { text += " (\(warning))" }
+            throw CallFailure(text)
+        }
+        let target = try SIPNameAddress(parsing: response.headers["Contact"] ?? "").uri.description
+        let toWithTag = response.headers["To"] ?? "<sip:\(number)@127.0.0.1>"
+        try await client.send(request(.ack, uri: target, to: toWithTag, callID: callID, cseq: cseq))
+        return Call(callID: callID, answer: response, target: target, to: toWithTag)
+    }
+
+    /// Sends an INVITE for `number`, answers the digest challenge, and returns the INVITE that
+    /// carries the credentials (its responses are still to be read).
+    public func sendAuthenticatedInvite(_ number: String, offer: String, callID: String) async throws -> SIPRequest {
         let uri = "sip:\(number)@127.0.0.1:\(port)"
         let to = "<sip:\(number)@127.0.0.1>"
         let first = request(.invite, uri: uri, to: to, callID: callID, cseq: cseq, body: Array(offer.utf8))
@@ -66,17 +83,34 @@ public final class BrowserSIPUser: @unchecked Sendable {
         let invite = request(.invite, uri: uri, to: to, callID: callID, cseq: cseq, body: Array(offer.utf8),
                              extra: [("Authorization", credentials.headerValue)])
         try await client.send(invite)
-        let response = try await finalResponse()
-        guard response.statusCode == 200 else {
-            try await client.send(ClientInviteTransaction.makeACK(for: invite, response: response))
-            var text = "INVITE: \(response.statusCode) \(response.reason)"
-            if let warning = response.headers["Warning"] { text += " (\(warning))" }
-            throw CallFailure(text)
+        return invite
+    }
+
+    /// Calls `number`, and once it rings (180) cancels the call. Returns the provisional status
+    /// codes seen, the response to the CANCEL and the INVITE's final response (acknowledged).
+    public func callAndCancelWhenRinging(_ number: String, offer: String,
+                                         callID: String = "call-" + String(UInt32.random(in: 1...UInt32.max))) async throws
+        -> (provisional: [Int], cancel: SIPResponse, final: SIPResponse) {
+        let invite = try await sendAuthenticatedInvite(number, offer: offer, callID: callID)
+        var provisional: [Int] = []
+        while provisional.last != 180 {
+            let response = try await client.nextResponse(timeout: .seconds(20))
+            guard response.isProvisional else { throw CallFailure("INVITE: \(response.statusCode) \(response.reason) before ringing") }
+            provisional.append(response.statusCode)
         }
-        let target = try SIPNameAddress(parsing: response.headers["Contact"] ?? "").uri.description
-        let toWithTag = response.headers["To"] ?? to
-        try await client.send(request(.ack, uri: target, to: toWithTag, callID: callID, cseq: cseq))
-        return Call(callID: callID, answer: response, target: target, to: toWithTag)
+        var headers = SIPHeaders()
+        for name in ["Via", "Max-Forwards", "From", "To", "Call-ID"] { if let value = invite.headers[name] { headers.add(name, value) } }
+        headers.add("CSeq", "\(cseq) CANCEL")
+        try await client.send(SIPRequest(method: .cancel, uri: invite.uri, headers: headers))
+        var cancelResponse: SIPResponse?
+        var final: SIPResponse?
+        while cancelResponse == nil || final == nil {
+            let response = try await client.nextResponse(timeout: .seconds(20))
+            let method = try response.headers.cseq().method
+            if method == .cancel { cancelResponse = response } else if !response.isProvisional { final = response }
+        }
+        try await client.send(ClientInviteTransaction.makeACK(for: invite, response: final!))
+        return (provisional, cancelResponse!, final!)
     }
 
     /// Registers the user's contact on this connection, through the digest challenge.
