@@ -45,6 +45,9 @@ final class DemoPhoneTests: XCTestCase {
         let script = try httpGet(port: port, path: "/phone/phone.js")
         XCTAssertEqual(script.statusLine, "HTTP/1.1 200 OK")
         XCTAssertTrue(script.body.contains("window.tandemPhone"))
+        // The "Test call" button dials the echo test endpoint.
+        XCTAssertTrue(page.body.contains("<button id=\"testcall\" disabled"), page.body)
+        XCTAssertTrue(script.body.contains("$(\"testcall\").onclick = guard(() => call(\"echo\"));"), "no test call handler")
         XCTAssertEqual(try httpGet(port: port, path: "/phone/phone.css").statusLine, "HTTP/1.1 200 OK")
         XCTAssertEqual(try httpGet(port: port, path: "/phone/config.json").body, "{\"sockets\":[{\"scheme\":\"ws\",\"port\":\(wsPort)}]}\n")
         XCTAssertEqual(try httpGet(port: port, path: "/phone").statusLine, "HTTP/1.1 301 Moved Permanently")

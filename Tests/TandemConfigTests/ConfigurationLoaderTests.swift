@@ -45,9 +45,13 @@ final class ConfigurationLoaderTests: XCTestCase {
         XCTAssertEqual(config.node, "tandem-dev")
         XCTAssertEqual(config.sip.listeners.map(\.transport), [.udp, .tcp, .ws])
         XCTAssertEqual(config.includedFiles.map { ($0 as NSString).lastPathComponent }, ["media.yaml", "trunks.yaml", "web.yaml"])
-        XCTAssertEqual(config.trunks.map(\.name), ["local-pbx"])
+        XCTAssertEqual(config.trunks.map(\.name), ["test", "local-pbx"])
         XCTAssertEqual(config.users.map(\.username), ["1001", "1002"])
-        XCTAssertEqual(config.dialPlan.map(\.name), ["extensions", "national"])
+        XCTAssertEqual(config.dialPlan.map(\.name), ["test-echo", "test-numbers", "extensions", "national"])
+        // make run turns the test endpoints on, behind the `test` trunk.
+        let endpoints = try XCTUnwrap(config.testEndpoints)
+        XCTAssertEqual(endpoints.port, config.trunk(named: "test")?.port)
+        XCTAssertEqual(endpoints.address, config.trunk(named: "test")?.address)
         XCTAssertEqual(config.http?.port, 9090)
         XCTAssertEqual(config.http?.demoPhone, true, "make run serves the demo phone")
         XCTAssertEqual(config.control.mode, 0o660)
@@ -69,6 +73,39 @@ final class ConfigurationLoaderTests: XCTestCase {
         XCTAssertEqual(loaded.warnings, [])
         XCTAssertEqual(loaded.configuration.http?.demoPhone, false)
         XCTAssertEqual(loaded.configuration.sip.listeners.map(\.transport), [.udp, .tls, .wss])
+        XCTAssertNil(loaded.configuration.testEndpoints, "no test endpoints in production")
+        XCTAssertFalse(loaded.configuration.trunks.contains { $0.name == "test" })
+    }
+
+    func testTestEndpointsAreOffUnlessConfiguredAndChecked() throws {
+        XCTAssertNil(try load("").configuration.testEndpoints)
+        XCTAssertNil(try load("test_endpoints:\n  enabled: false\n  port: 5099\n").configuration.testEndpoints)
+        let defaults = try XCTUnwrap(try load("test_endpoints: {}\n").configuration.testEndpoints)
+        XCTAssertEqual([defaults.address, "\(defaults.port)", "\(defaults.rtpPortMin)-\(defaults.rtpPortMax)"], ["127.0.0.1", "5099", "30000-30099"])
+        let found = try errors("""
+            sip:
+              listeners:
+                - {transport: udp, address: 127.0.0.1, port: 5060}
+                - {transport: ws, address: 127.0.0.1, port: 8080}
+            media:
+              interfaces:
+                - {name: default, address: 127.0.0.1, port_min: 20000, port_max: 29999}
+            test_endpoints:
+              address: 0.0.0.0
+              port: 5060
+              rtp_port_min: 29900
+              rtp_port_max: 30100
+              prot: 1
+            """)
+        XCTAssertEqual(found, [
+            "\(mainPath):13: test_endpoints.prot: unknown key (did you mean 'port'?)",
+            "\(mainPath):9: test_endpoints.port: UDP port 5060 on 0.0.0.0 is already used by sip.listeners[0] (\(mainPath):3)",
+            "\(mainPath):9: test_endpoints.rtp_port_min: RTP range 29900-30100 overlaps media.interfaces[0] (20000-29999, \(mainPath):7)",
+        ])
+        XCTAssertEqual(try errors("test_endpoints: {address: localhost, rtp_port_min: 30000, rtp_port_max: 30000}\n"), [
+            "\(mainPath):1: test_endpoints.address: 'localhost' is not an IP address",
+            "\(mainPath):1: test_endpoints.rtp_port_min: rtp_port_min 30000 must be below rtp_port_max 30000 (a call needs an even/odd pair)",
+        ])
     }
 
     func testDemoPhoneIsOffByDefaultAndTyped() throws {

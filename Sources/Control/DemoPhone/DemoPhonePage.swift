@@ -36,6 +36,8 @@ enum DemoPhonePage {
       <input id="number" type="text" inputmode="tel" spellcheck="false" placeholder="number, e.g. 2000">
       <button id="call" class="go" disabled>Call</button>
     </div>
+    <p class="hint"><button id="testcall" disabled title="Calls echo: you should hear yourself, through the SIP side and back">Test call</button>
+      hear yourself through Tandem (needs <code>test_endpoints</code> and the <code>echo</code> route)</p>
     <div id="incoming" hidden>
       <p>Incoming call from <strong id="caller"></strong></p>
       <button id="answer" class="go">Answer</button>
@@ -104,6 +106,8 @@ button.stop { background: #cf222e; border-color: #cf222e; color: #fff; }
 button.on { background: #fff4c2; border-color: #d4a72c; }
 .buttons { display: flex; gap: 8px; margin-top: 10px; flex-wrap: wrap; }
 .dial { display: flex; gap: 8px; } .dial input { flex: 1; font-size: 18px; }
+.hint { margin: 8px 0 0; font-size: 13px; color: #555; }
+.hint button { margin-right: 6px; }
 .keypad { display: grid; grid-template-columns: repeat(3, 1fr); gap: 6px; margin-top: 10px; }
 .keypad button { font-size: 18px; padding: 9px; }
 #incoming { margin-top: 10px; padding: 10px; background: #e7f5ea; border-radius: 8px; }

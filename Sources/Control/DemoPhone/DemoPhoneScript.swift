@@ -321,6 +321,7 @@ enum DemoPhoneScript {
     $("register").disabled = state === "registering";
     $("unregister").disabled = state !== "registered";
     $("call").disabled = state !== "registered" || !!phone.call;
+    $("testcall").disabled = $("call").disabled;
     if (state === "failed") say(detail, true);
     record(state, detail);
     if (state !== "registering") { const waiters = r.waiters; r.waiters = []; waiters.forEach(w => w(state)); }
@@ -451,6 +452,7 @@ enum DemoPhoneScript {
     $("mute").disabled = !(call && ["in call", "held"].includes(state));
     $("hold").disabled = !(call && ["in call", "held"].includes(state));
     $("call").disabled = !!active || phone.registration.state !== "registered";
+    $("testcall").disabled = $("call").disabled;
     $("incoming").hidden = !(call && state === "incoming");
     $("hold").textContent = state === "held" ? "Resume" : "Hold";
     $("hold").classList.toggle("on", state === "held");
@@ -891,6 +893,7 @@ enum DemoPhoneScript {
   $("register").onclick = guard(() => { localStorage.setItem("tandem.user", $("user").value.trim()); return register(); });
   $("unregister").onclick = guard(unregister);
   $("call").onclick = guard(() => call($("number").value));
+  $("testcall").onclick = guard(() => call("echo"));
   $("hangup").onclick = guard(hangup);
   $("answer").onclick = guard(answer);
   $("decline").onclick = guard(decline);
