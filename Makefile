@@ -48,6 +48,7 @@ run: build
 	@echo "==> starting tandemd with $(CONFIG)"
 	@echo "    SIP: udp/tcp 127.0.0.1:5060, ws://127.0.0.1:8080 (browsers); health: http://127.0.0.1:9090/healthz"
 	@echo "    demo phone: http://127.0.0.1:9090/phone/ (user 1001, password in config/profiles/web.yaml)"
+	@echo "    two-way audio check: press Test call there, or dial echo (also tone, dtmf, busy, noanswer)"
 	@echo "    ask it how it is from another shell: $(RELEASE)/tandemctl status"
 	@echo "    stop with Ctrl-C (drains calls first)"
 	$(RELEASE)/tandemd --config $(CONFIG)
