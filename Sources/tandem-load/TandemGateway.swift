@@ -75,6 +75,7 @@ final class TrunkUAS: @unchecked Sendable {
 
 final class TandemGateway {
     let directory: String
+    let binary: String
     let process = Process()
     let uas: TrunkUAS
     let wsPort: UInt16
@@ -86,6 +87,7 @@ final class TandemGateway {
     ///   - binary: the tandemd executable.
     ///   - maxLoad: media.max_load (percent of a worker loop's time) for admission control.
     init(binary: String, maxLoad: Int = 85, extraMedia: String = "") throws {
+        self.binary = binary
         directory = NSTemporaryDirectory() + "tandem-load-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         uas = try TrunkUAS()
@@ -153,6 +155,20 @@ final class TandemGateway {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
+    }
+
+    /// The worker loops' load as `tandemctl status` shows it (e.g. "31% 28%").
+    func workerLoads() -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: URL(fileURLWithPath: binary).deletingLastPathComponent().path + "/tandemctl")
+        process.arguments = ["status", "--socket", directory + "/control.sock"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return "?" }
+        process.waitUntilExit()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return text.split(separator: "\n").first { $0.hasPrefix("Worker load") }.map { $0.dropFirst("Worker load".count).trimmingCharacters(in: .whitespaces) } ?? "?"
     }
 
     /// Places the call through Tandem; returns the browser's answer SDP, or throws with the

@@ -6,8 +6,9 @@
 //
 // Knobs (environment): TANDEM_LOAD_CALLS (default 30), TANDEM_LOAD_SECONDS (window, default 20),
 // TANDEM_LOAD_WARMUP (default 3), TANDEM_LOAD_MODES (transcoded,relayed),
-// TANDEM_LOAD_GATEWAYS (tandem,rtpengine), TANDEM_LOAD_OVERLOAD=1 for the admission check,
-// TANDEM_LOAD_WORKERS (tandemd worker loops, default one per core).
+// TANDEM_LOAD_GATEWAYS (tandem,rtpengine), TANDEM_LOAD_WORKERS (tandemd worker loops, default
+// one per core), TANDEM_LOAD_OVERLOAD_MAX_LOAD (media.max_load for the overload run, default 10;
+// 0 skips it).
 // The generator shares the machine with the gateway under test; it is kept cheap (pre-encoded
 // audio, one sender and one receiver thread) and its own CPU is reported too.
 
@@ -81,6 +82,45 @@ func runRTPEngine(_ mode: CallMode) throws -> LoadFigures {
     }
 }
 
+/// Admission control under overload: `callCount` transcoded calls carry media through a tandemd
+/// whose `media.max_load` is low enough for them to put the loops over it; then as many calls
+/// again are tried while the media flows. They must be refused (503), and the established calls
+/// must keep under 0.1 % loss.
+func runOverload(maxLoad: Int) async throws -> (figures: LoadFigures, refused: Int, admitted: Int, loads: String) {
+    let gateway = try TandemGateway(binary: tandemd, maxLoad: maxLoad)
+    do {
+        try await gateway.waitUntilReady()
+        let calls = try makeCalls(.transcoded, count: callCount)
+        for call in calls {
+            let answer = try await gateway.place(call)
+            try call.connect(answer: answer)
+        }
+        nonisolated(unsafe) let running = calls  // handed to the media thread; this task only places new calls
+        let pid = gateway.pid
+        let media = Task.detached { try runLoad(calls: running, audio: audio, gatewayPID: pid, warmup: warmup, seconds: seconds) }
+        // The loops' load is measured over about a second: give it time to show, then knock.
+        try await Task.sleep(for: .seconds(warmup + 2))
+        var refused = 0
+        var admitted = 0
+        for call in try makeCalls(.transcoded, count: callCount, from: callCount) {
+            do {
+                _ = try await gateway.place(call)
+                admitted += 1
+            } catch where "\(error)".contains("503") {
+                refused += 1
+            }
+        }
+        let loads = gateway.workerLoads()
+        let figures = try await media.value
+        await gateway.hangUpAll()
+        await gateway.shutdown()
+        return (figures, refused, admitted, loads)
+    } catch {
+        await gateway.shutdown()
+        throw error
+    }
+}
+
 func describe(_ gateway: String, _ mode: CallMode, _ figures: LoadFigures) -> String {
     func ms(_ ns: Double) -> String { String(format: "%.2f", ns / 1e6) }
     let both = figures.toTrunk.latencies + figures.toWeb.latencies
@@ -110,6 +150,21 @@ for mode in modes {
     }
 }
 
+let overloadMaxLoad = Int(environment["TANDEM_LOAD_OVERLOAD_MAX_LOAD"] ?? "") ?? 10
+var overloadLine: String?
+if overloadMaxLoad > 0 && gateways.contains("tandem") {
+    say("==> tandem, overload: \(callCount) transcoded calls with media.max_load \(overloadMaxLoad) %, then \(callCount) more tried ...")
+    do {
+        let (figures, refused, admitted, loads) = try await runOverload(maxLoad: overloadMaxLoad)
+        let loss = max(figures.toTrunk.lossPercent, figures.toWeb.lossPercent)
+        overloadLine = String(format: "overload: %d more calls tried at twice the load: %d refused with 503, %d admitted; established calls' loss %.3f %% (target under 0.1 %%); worker loads %@",
+                              callCount, refused, admitted, loss, loads)
+        say(overloadLine!)
+    } catch {
+        say("    overload run failed: \(error)")
+    }
+}
+
 say("")
 say("| gateway | mode | calls | CPU ms per call-second | loss % to trunk | loss % to browser | latency ms to trunk p50 / p99 | to browser p50 / p99 | both p50 / p99 | generator CPU ms per call-second | SRTP profile |")
 say("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -121,3 +176,4 @@ for mode in modes {
     let target = mode == .transcoded ? "at most 0.33" : "at most 0.50"
     say(String(format: "%@: Tandem / rtpengine CPU per call-second = %.3f (target: %@)", mode.rawValue, ratio, target))
 }
+if let overloadLine { say(overloadLine) }

@@ -56,12 +56,14 @@ final class MediaCallTests: XCTestCase {
     }
 
     /// sipp's built-in UAS: answers with PCMU on a port of its own and echoes the RTP it gets.
-    private func startSipp() throws {
+    private func startSipp(calls: Int = 1) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sipp")
+        process.currentDirectoryURL = URL(fileURLWithPath: daemon.directory)
         process.arguments = [
             "-sn", "uas", "-i", "127.0.0.1", "-p", String(sippPort), "-mp", String(LoopbackUDPSocket.freePort()), "-rtp_echo",
-            "-m", "1", "-nostdin", "-timeout", "90s", "-trace_err", "-error_file", daemon.directory + "/sipp-errors.log",
+            "-m", String(calls), "-nostdin", "-timeout", "90s", "-trace_err", "-error_file", daemon.directory + "/sipp-errors.log",
+            "-trace_msg", "-message_file", daemon.directory + "/sipp-messages.log",
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -297,5 +299,100 @@ final class MediaCallTests: XCTestCase {
         assertToneCameBack(result, frequency: 660)
         XCTAssertEqual(waitForSipp(), 0, "sipp: " + ((try? String(contentsOfFile: daemon.directory + "/sipp-errors.log", encoding: .utf8)) ?? ""))
         await browser.close()
+    }
+
+    // MARK: Operations during calls
+
+    /// JSON of a tandemctl command.
+    private func ctlJSON(_ arguments: [String]) throws -> Any {
+        let run = try daemon.ctl(arguments + ["--json"])
+        XCTAssertEqual(run.status, 0, "\(arguments): \(run.stderr)")
+        return try JSONSerialization.jsonObject(with: Data(run.stdout.utf8))
+    }
+
+    private func trunkPacketsReceived(_ id: String) throws -> Int {
+        let detail = try XCTUnwrap(try ctlJSON(["call", id]) as? [String: Any])
+        let legs = try XCTUnwrap(detail["legs"] as? [[String: Any]])
+        return (legs.last?["received"] as? [String: Any])?["packets"] as? Int ?? 0
+    }
+
+    /// A browser call that is up: the peer listening for `seconds`, the SIP call, its short id.
+    private func placeCall(seconds: Int, known: Set<String> = []) async throws -> (InteropPeer, BrowserSIPUser, BrowserSIPUser.Call, String) {
+        let peer = try InteropPeer(script: "aiortc_peer.py", arguments: ["--codecs", "PCMU", "--duration", String(seconds), "--timeout", "25"],
+                                   log: daemon.directory + "/aiortc-\(UUID().uuidString.prefix(4)).log")
+        let offer = try XCTUnwrap(try peer.next()["sdp"] as? String)
+        let browser = try await BrowserSIPUser(port: wsPort, username: "1001", password: "pw-1001", group: group)
+        let call = try await browser.call("2000", offer: offer)
+        try peer.send(["type": "answer", "sdp": String(decoding: call.answer.body, as: UTF8.self)])
+        try await Task.sleep(for: .seconds(2))
+        let calls = try XCTUnwrap(try ctlJSON(["calls"]) as? [[String: Any]])
+        let id = try XCTUnwrap(calls.compactMap { $0["id"] as? String }.first { !known.contains($0) })
+        return (peer, browser, call, id)
+    }
+
+    func testAReloadChangesTheNextCallAndLeavesTheEstablishedOneAlone() async throws {
+        try startSipp(calls: 2)
+        let (firstPeer, firstBrowser, _, first) = try await placeCall(seconds: 14)
+        let before = try trunkPacketsReceived(first)
+
+        // The trunk's codec profile now prefers PCMA: applied by `tandemctl reload`.
+        let config = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "codec_profile: g711", with: "codec_profile: alaw-first")
+            + "codec_profiles:\n  - {name: alaw-first, codecs: [pcma, pcmu, telephone-event], ptime: 20}\n"
+        try daemon.write(config: config)
+        let reload = try daemon.ctl(["reload"])
+        XCTAssertEqual(reload.status, 0, reload.stderr)
+        XCTAssertTrue(reload.stdout.contains("configuration reloaded"), reload.stdout)
+
+        // The established call goes on with PCMU, its media still flowing.
+        try await Task.sleep(for: .seconds(1))
+        XCTAssertGreaterThan(try trunkPacketsReceived(first), before + 20)
+        let firstDetail = try XCTUnwrap(try ctlJSON(["call", first]) as? [String: Any])
+        XCTAssertEqual((firstDetail["summary"] as? [String: Any])?["trunkCodec"] as? String, "PCMU/8000")
+
+        // The next call is offered to the trunk with PCMA first.
+        let (secondPeer, secondBrowser, _, _) = try await placeCall(seconds: 3, known: [first])
+        _ = try secondPeer.next()
+        _ = try firstPeer.next()
+        for browser in [firstBrowser, secondBrowser] {
+            _ = try? await browser.awaitBYE(timeout: .seconds(5))
+            await browser.close()
+        }
+        XCTAssertEqual(waitForSipp(), 0)
+        // sipp's message log (written out when it exits) holds what Tandem offered each time.
+        let messages = (try? String(contentsOfFile: daemon.directory + "/sipp-messages.log", encoding: .utf8)) ?? ""
+        let offers = messages.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }  // CRLF is one Character
+            .filter { $0.hasPrefix("m=audio") && $0.contains("101") }
+        XCTAssertEqual(offers.count, 2, "Tandem's two offers in sipp's log: \(offers)")
+        XCTAssertTrue(offers.first?.hasSuffix("RTP/AVP 0 8 101") == true, "the first call's offer: \(offers)")
+        XCTAssertTrue(offers.last?.hasSuffix("RTP/AVP 8 0 101") == true, "the next call's offer: \(offers)")
+    }
+
+    func testTheOperatorHangsUpACallAndDrainsTheNode() async throws {
+        try startSipp()
+        let (peer, browser, _, id) = try await placeCall(seconds: 8)
+        let hangup = try daemon.ctl(["hangup", String(id.prefix { $0 != "@" })])
+        XCTAssertEqual(hangup.status, 0, hangup.stderr)
+        let bye = try await browser.awaitBYE(timeout: .seconds(5))
+        XCTAssertEqual(bye.headers["Reason"], "SIP;cause=200;text=\"ended by the operator\"")
+        XCTAssertEqual(waitForSipp(), 0, "the trunk got its BYE")
+        XCTAssertEqual(try daemon.ctl(["hangup", id]).status, 1, "no such call any more")
+        _ = try peer.next()
+
+        // Drained: a new call gets 503, /healthz says so; undrained: calls are taken again.
+        XCTAssertEqual(try daemon.ctl(["drain"]).status, 0)
+        XCTAssertEqual(try daemon.status().state, "draining")
+        let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\n"
+        do {
+            _ = try await browser.call("2000", offer: offer)
+            XCTFail("a drained node takes no call")
+        } catch let failure as CallFailure {
+            XCTAssertTrue(failure.description.contains("503"), failure.description)
+        }
+        XCTAssertEqual(try daemon.ctl(["undrain"]).status, 0)
+        XCTAssertEqual(try daemon.status().state, "running")
+        await browser.close()
+        let cdrs = (try? String(contentsOfFile: daemon.directory + "/cdr.jsonl", encoding: .utf8)) ?? ""
+        XCTAssertTrue(cdrs.contains("\"ended_by\":\"operator\""), cdrs)
     }
 }
