@@ -182,6 +182,10 @@ final class MediaCallTests: XCTestCase {
             if line == nil { Thread.sleep(forTimeInterval: 0.1) }
         }
         let cdr = try XCTUnwrap(line, "no CDR for \(callID)")
+        if let capture = ProcessInfo.processInfo.environment["TANDEM_CAPTURE_OPERATIONS"] {
+            let text = (try? String(contentsOfFile: daemon.directory + "/cdr.jsonl", encoding: .utf8)) ?? ""
+            try text.split(separator: "\n").first { $0.contains(callID) }.map(String.init)?.write(toFile: capture + ".cdr", atomically: true, encoding: .utf8)
+        }
         XCTAssertEqual(cdr["callee"] as? String, "2000")
         XCTAssertEqual(cdr["ended_by"] as? String, "media")
         XCTAssertGreaterThan(cdr["talk_seconds"] as? Double ?? 0, 3)
