@@ -78,7 +78,10 @@ public final class MediaSessions: SessionManager {
             let interfaces = state.configuration.media.interfaces
             state.configuration = configuration
             state.configuration.media.interfaces = interfaces
-            for (name, source) in certificates where state.certificates[name]?.origin != source.origin {
+            // Files are read again (a renewed certificate at the same path is picked up for new
+            // calls); a generated certificate is kept until its rotation.
+            for (name, source) in certificates {
+                if case .generated = source.origin, state.certificates[name]?.origin == source.origin { continue }
                 state.certificates[name] = source
             }
         }

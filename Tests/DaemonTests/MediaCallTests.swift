@@ -288,6 +288,7 @@ final class MediaCallTests: XCTestCase {
         try sipp.run()
         self.sipp = sipp
 
+        try ctl(["registrations"])
         let invite = try await browser.awaitInvite(timeout: .seconds(10))
         let offer = try SessionDescription(parsing: String(decoding: invite.body, as: UTF8.self))
         XCTAssertEqual(offer.media.first?.attributes.first { $0.name == "setup" }?.value, "actpass")
@@ -306,6 +307,20 @@ final class MediaCallTests: XCTestCase {
     }
 
     // MARK: Operations during calls
+
+    /// Runs tandemctl; with TANDEM_CAPTURE_OPERATIONS=FILE set, appends the command and its
+    /// output to FILE.ops (for docs/operations.md).
+    @discardableResult
+    private func ctl(_ arguments: [String]) throws -> ToolResult {
+        let run = try daemon.ctl(arguments)
+        if let capture = ProcessInfo.processInfo.environment["TANDEM_CAPTURE_OPERATIONS"] {
+            let entry = "$ tandemctl \(arguments.joined(separator: " "))\n\(run.stdout)\(run.stderr)\n"
+            let path = capture + ".ops"
+            let previous = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            try (previous + entry).write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        return run
+    }
 
     /// JSON of a tandemctl command.
     private func ctlJSON(_ arguments: [String]) throws -> Any {
@@ -344,7 +359,7 @@ final class MediaCallTests: XCTestCase {
             .replacingOccurrences(of: "codec_profile: g711", with: "codec_profile: alaw-first")
             + "codec_profiles:\n  - {name: alaw-first, codecs: [pcma, pcmu, telephone-event], ptime: 20}\n"
         try daemon.write(config: config)
-        let reload = try daemon.ctl(["reload"])
+        let reload = try ctl(["reload"])
         XCTAssertEqual(reload.status, 0, reload.stderr)
         XCTAssertTrue(reload.stdout.contains("configuration reloaded"), reload.stdout)
 
@@ -375,16 +390,16 @@ final class MediaCallTests: XCTestCase {
     func testTheOperatorHangsUpACallAndDrainsTheNode() async throws {
         try startSipp()
         let (peer, browser, _, id) = try await placeCall(seconds: 8)
-        let hangup = try daemon.ctl(["hangup", String(id.prefix { $0 != "@" })])
+        let hangup = try ctl(["hangup", String(id.prefix { $0 != "@" })])
         XCTAssertEqual(hangup.status, 0, hangup.stderr)
         let bye = try await browser.awaitBYE(timeout: .seconds(5))
         XCTAssertEqual(bye.headers["Reason"], "SIP;cause=200;text=\"ended by the operator\"")
         XCTAssertEqual(waitForSipp(), 0, "the trunk got its BYE")
-        XCTAssertEqual(try daemon.ctl(["hangup", id]).status, 1, "no such call any more")
+        XCTAssertEqual(try ctl(["hangup", id]).status, 1, "no such call any more")
         _ = try peer.next()
 
         // Drained: a new call gets 503, /healthz says so; undrained: calls are taken again.
-        XCTAssertEqual(try daemon.ctl(["drain"]).status, 0)
+        XCTAssertEqual(try ctl(["drain"]).status, 0)
         XCTAssertEqual(try daemon.status().state, "draining")
         let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\n"
         do {
@@ -393,7 +408,7 @@ final class MediaCallTests: XCTestCase {
         } catch let failure as CallFailure {
             XCTAssertTrue(failure.description.contains("503"), failure.description)
         }
-        XCTAssertEqual(try daemon.ctl(["undrain"]).status, 0)
+        XCTAssertEqual(try ctl(["undrain"]).status, 0)
         XCTAssertEqual(try daemon.status().state, "running")
         await browser.close()
         let cdrs = (try? String(contentsOfFile: daemon.directory + "/cdr.jsonl", encoding: .utf8)) ?? ""
