@@ -198,6 +198,8 @@ public final class MediaSessions: SessionManager {
     public func finalInfo(call id: String) async -> MediaCallInfo? {
         for _ in 0..<50 {
             if let info = finals.withLock({ $0.removeValue(forKey: id) }) { return info }
+            // A call that never had media here (refused before its offer was taken) has none.
+            guard state.withLock({ $0.calls[id] != nil }) else { return finals.withLock { $0.removeValue(forKey: id) } }
             try? await Task.sleep(for: .milliseconds(20))
         }
         return nil
