@@ -28,7 +28,11 @@ final class ControlSocketTests: XCTestCase {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
+    /// Servers started by a test, closed before the loop they run on goes away.
+    private var servers: [ControlServer] = []
+
     override func tearDown() async throws {
+        for server in servers { await server.close() }
         try await group.shutdownGracefully()
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -64,7 +68,7 @@ final class ControlSocketTests: XCTestCase {
 
     func testStatusRoundTripAndSocketMode() async throws {
         let server = try await startServer(mode: 0o660)
-        defer { Task { await server.close() } }
+        servers.append(server)
         var info = stat()
         XCTAssertEqual(stat(server.path, &info), 0)
         XCTAssertEqual(info.st_mode & 0o777, 0o660)
@@ -75,7 +79,7 @@ final class ControlSocketTests: XCTestCase {
 
     func testBadRequestsGetClearErrorsAndTheConnectionStaysUsable() async throws {
         let server = try await startServer()
-        defer { Task { await server.close() } }
+        servers.append(server)
         XCTAssertTrue(try exchange("not json\n", path: server.path).contains("malformed request"))
         XCTAssertTrue(try exchange("{\"version\":1,\"command\":\"reboot\"}\n", path: server.path).contains("unknown command 'reboot'"))
         XCTAssertTrue(try exchange("{\"version\":9,\"command\":\"status\"}\n", path: server.path).contains("unsupported protocol version 9"))
