@@ -9,6 +9,10 @@ import PackageDescription
 let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
 let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+/// The packet path crosses module boundaries (RTP, AudioCodecs, SRTP, ICE, DTLS -> MediaEngine):
+/// whole-module bodies are made available to callers in release builds so generic and small
+/// functions are specialized and inlined there, not called through witness tables per packet.
+let packetPath: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
 
 let package = Package(
     name: "Tandem",
@@ -46,11 +50,11 @@ let package = Package(
         // MARK: Protocol cores: no sockets, no clocks of their own.
         .target(name: "SIP", dependencies: [nioCore, "COpenSSL"]),
         .target(name: "SDP", dependencies: [nioCore]),
-        .target(name: "ICE", dependencies: [nioCore, "COpenSSL"]),
-        .target(name: "DTLS", dependencies: [nioCore, "COpenSSL", "CTandemShims"]),
-        .target(name: "SRTP", dependencies: [nioCore, "CSRTP", "DTLS"]),
-        .target(name: "RTP", dependencies: [nioCore]),
-        .target(name: "AudioCodecs", dependencies: [nioCore, "COpus", "CSpanDSP", "CTandemShims"]),
+        .target(name: "ICE", dependencies: [nioCore, "COpenSSL"], swiftSettings: packetPath),
+        .target(name: "DTLS", dependencies: [nioCore, "COpenSSL", "CTandemShims"], swiftSettings: packetPath),
+        .target(name: "SRTP", dependencies: [nioCore, "CSRTP", "DTLS"], swiftSettings: packetPath),
+        .target(name: "RTP", dependencies: [nioCore], swiftSettings: packetPath),
+        .target(name: "AudioCodecs", dependencies: [nioCore, "COpus", "CSpanDSP", "CTandemShims"], swiftSettings: packetPath),
 
         // MARK: IO drivers.
         .target(
@@ -64,7 +68,8 @@ let package = Package(
             ]),
         .target(
             name: "MediaEngine",
-            dependencies: ["ICE", "DTLS", "SRTP", "RTP", "AudioCodecs", nioCore, nioPosix, logging]),
+            dependencies: ["ICE", "DTLS", "SRTP", "RTP", "AudioCodecs", nioCore, nioPosix, logging],
+            swiftSettings: packetPath),
 
         // The built-in test endpoints (echo, tone, dtmf, busy, noanswer): a small SIP UAS with
         // its sans-IO core and its UDP driver.

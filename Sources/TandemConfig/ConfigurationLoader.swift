@@ -212,7 +212,7 @@ public struct ConfigurationLoader: Sendable {
         var settings = defaults
         settings.rtpTimeout = section.duration("rtp_timeout", in: .seconds(5) ... .seconds(3600), default: defaults.rtpTimeout)
         settings.strictSource = section.bool("strict_source", default: defaults.strictSource)
-        settings.maxLoad = section.int("max_load", in: 10...100, default: defaults.maxLoad)
+        settings.maxLoad = section.int("max_load", in: 1...100, default: defaults.maxLoad)
         guard section.has("interfaces") else {
             _ = section.node("interfaces")
             return settings

@@ -7,7 +7,7 @@
 // Knobs (environment): TANDEM_LOAD_CALLS (default 30), TANDEM_LOAD_SECONDS (window, default 20),
 // TANDEM_LOAD_WARMUP (default 3), TANDEM_LOAD_MODES (transcoded,relayed),
 // TANDEM_LOAD_GATEWAYS (tandem,rtpengine), TANDEM_LOAD_WORKERS (tandemd worker loops, default
-// one per core), TANDEM_LOAD_OVERLOAD_MAX_LOAD (media.max_load for the overload run, default 10;
+// one per core), TANDEM_LOAD_OVERLOAD_MAX_LOAD (media.max_load for the overload run, default 5;
 // 0 skips it).
 // The generator shares the machine with the gateway under test; it is kept cheap (pre-encoded
 // audio, one sender and one receiver thread) and its own CPU is reported too.
@@ -150,7 +150,7 @@ for mode in modes {
     }
 }
 
-let overloadMaxLoad = Int(environment["TANDEM_LOAD_OVERLOAD_MAX_LOAD"] ?? "") ?? 10
+let overloadMaxLoad = Int(environment["TANDEM_LOAD_OVERLOAD_MAX_LOAD"] ?? "") ?? 5
 var overloadLine: String?
 if overloadMaxLoad > 0 && gateways.contains("tandem") {
     say("==> tandem, overload: \(callCount) transcoded calls with media.max_load \(overloadMaxLoad) %, then \(callCount) more tried ...")
