@@ -91,10 +91,23 @@ public final class MediaBridge {
     /// An RTP packet from the trunk; returns the packets for the browser.
     public func fromTrunk(_ packet: [UInt8]) -> [[UInt8]] { toWeb.process(packet, counters: &counters) }
 
-    /// A DTMF digit the browser sent by SIP INFO, as RFC 4733 packets for the trunk (start,
-    /// then three end packets), or nothing when the trunk has no telephone-event.
-    public func digitTowardTrunk(_ digit: Character, durationMilliseconds: Int) -> [[UInt8]] {
-        toTrunk.synthesize(digit, durationMilliseconds: durationMilliseconds, counters: &counters)
+    /// Queues a DTMF digit the browser sent by SIP INFO, to go to the trunk as RFC 4733 events
+    /// paced in real time by `timeout(now:)`; false when the trunk has no telephone-event.
+    @discardableResult
+    public func queueDigitTowardTrunk(_ digit: Character, durationMilliseconds: Int) -> Bool {
+        toTrunk.queue(digit, durationMilliseconds: durationMilliseconds)
+    }
+
+    /// When `timeout(now:)` has made-up DTMF packets to send next (nil: none queued).
+    public var nextDeadline: NIODeadline? {
+        [toTrunk.nextDigitDeadline, toWeb.nextDigitDeadline].compactMap { $0 }.min()
+    }
+
+    /// The DTMF packets Tandem makes up (SIP INFO digits, digits detected in band) that are due
+    /// at `now`: the start packet, an update every 50 ms, then the end packet three times
+    /// (RFC 4733 §2.5), one digit after another, 40 ms apart.
+    public func timeout(now: NIODeadline) -> (toTrunk: [[UInt8]], toWeb: [[UInt8]]) {
+        (toTrunk.digitPackets(now: now, counters: &counters), toWeb.digitPackets(now: now, counters: &counters))
     }
 }
 
@@ -214,9 +227,8 @@ private final class Direction {
         expectedTimestamp = header.timestamp &+ UInt32(samples * inputTicksPerSample)
         if let detector {
             let digits = pcm.withUnsafeBufferPointer { detector.process(UnsafeBufferPointer(rebasing: $0[0..<samples])) }
-            for digit in digits {
+            for digit in digits where queue(digit, durationMilliseconds: 100) {
                 counters.inbandDigits += 1
-                out += synthesize(digit, durationMilliseconds: 100, counters: &counters)
             }
         }
         return out + push(count: samples, counters: &counters)
@@ -349,31 +361,81 @@ private final class Direction {
                            payload: payload[...])]
     }
 
-    /// RFC 4733 packets for one digit detected or signalled out of band: the start packet, then
-    /// the end packet three times (§2.5.1.4), all at once. A digit never overlaps the one before:
-    /// it starts at least 40 ms after that one's end.
-    func synthesize(_ digit: Character, durationMilliseconds: Int, counters: inout MediaBridgeCounters) -> [[UInt8]] {
-        guard let target = output.telephoneEvent, let code = TelephoneEvent.event(for: digit) else { return [] }
-        let full = UInt16(clamping: durationMilliseconds * target.clockRate / 1000)
-        var (firstSequence, start): (UInt16, UInt32)
-        if relay {
-            (firstSequence, start) = rewriter.insert(count: 4)
-        } else {
-            (firstSequence, start) = (sequence, timestamp)
-            sequence &+= 4
-        }
-        if let earliest = nextSyntheticEvent, Int32(bitPattern: earliest &- start) > 0 { start = earliest }
-        let ticksPerMillisecond = UInt32(output.codec.clockRate / 1000)
-        nextSyntheticEvent = start &+ UInt32(durationMilliseconds + 40) &* ticksPerMillisecond
+    // MARK: Digits Tandem makes up (RFC 4733 §2.5: start, updates, end three times)
+
+    private struct ActiveDigit {
+        var code: UInt8
+        var durationMilliseconds: Int
+        var timestamp: UInt32
+        var startedAt: NIODeadline
+        var nextPacketAt: NIODeadline
+    }
+
+    private var digitQueue: [(digit: Character, milliseconds: Int)] = []
+    private var activeDigit: ActiveDigit?
+    private var nextDigitAllowedAt: NIODeadline?
+    private static let digitUpdateInterval = TimeAmount.milliseconds(50)
+    private static let digitGap = TimeAmount.milliseconds(40)
+
+    /// Queues a digit; false when this leg has no telephone-event or the digit is not DTMF.
+    func queue(_ digit: Character, durationMilliseconds: Int) -> Bool {
+        guard output.telephoneEvent != nil, TelephoneEvent.event(for: digit) != nil else { return false }
+        if digitQueue.count < 32 { digitQueue.append((digit, max(40, durationMilliseconds))) }
+        return true
+    }
+
+    var nextDigitDeadline: NIODeadline? {
+        if let activeDigit { return activeDigit.nextPacketAt }
+        guard !digitQueue.isEmpty else { return nil }
+        return nextDigitAllowedAt ?? .uptimeNanoseconds(0)
+    }
+
+    func digitPackets(now: NIODeadline, counters: inout MediaBridgeCounters) -> [[UInt8]] {
+        guard let target = output.telephoneEvent else { return [] }
         var packets: [[UInt8]] = []
-        for (index, duration) in [UInt16(0), full, full, full].enumerated() {
-            var payload = [UInt8](repeating: 0, count: 4)
-            payload.withUnsafeMutableBytes { TelephoneEvent(event: code, end: index > 0, volume: 10, duration: duration).write(into: $0) }
-            packets.append(makePacket(marker: index == 0, payloadType: target.payloadType, sequence: firstSequence &+ UInt16(index),
-                                      timestamp: start, payload: payload[...]))
+        if activeDigit == nil, !digitQueue.isEmpty, (nextDigitAllowedAt ?? now) <= now {
+            let (digit, milliseconds) = digitQueue.removeFirst()
+            guard let code = TelephoneEvent.event(for: digit) else { return [] }
+            // The event starts at the stream's current timestamp, never inside the previous one.
+            var start = relay ? rewriter.insert(count: 0).timestamp : timestamp
+            if let earliest = nextSyntheticEvent, Int32(bitPattern: earliest &- start) > 0 { start = earliest }
+            activeDigit = ActiveDigit(code: code, durationMilliseconds: milliseconds, timestamp: start, startedAt: now,
+                                      nextPacketAt: now + Self.digitUpdateInterval)
+            packets.append(eventPacket(code: code, end: false, duration: 0, timestamp: start, marker: true, payloadType: target.payloadType))
+        } else if var digit = activeDigit, digit.nextPacketAt <= now {
+            let elapsed = Int((now - digit.startedAt).nanoseconds / 1_000_000)
+            let ticks = { (milliseconds: Int) in UInt16(clamping: milliseconds * target.clockRate / 1000) }
+            if elapsed >= digit.durationMilliseconds {
+                for _ in 0..<3 {
+                    packets.append(eventPacket(code: digit.code, end: true, duration: ticks(digit.durationMilliseconds), timestamp: digit.timestamp,
+                                               marker: false, payloadType: target.payloadType))
+                }
+                let perMillisecond = UInt32(output.codec.clockRate / 1000)
+                nextSyntheticEvent = digit.timestamp &+ UInt32(digit.durationMilliseconds + 40) &* perMillisecond
+                nextDigitAllowedAt = now + Self.digitGap
+                activeDigit = nil
+            } else {
+                packets.append(eventPacket(code: digit.code, end: false, duration: ticks(elapsed), timestamp: digit.timestamp,
+                                           marker: false, payloadType: target.payloadType))
+                digit.nextPacketAt = min(now + Self.digitUpdateInterval, digit.startedAt + .milliseconds(Int64(digit.durationMilliseconds)))
+                activeDigit = digit
+            }
         }
         counters.dtmfPackets += packets.count
         return packets
+    }
+
+    private func eventPacket(code: UInt8, end: Bool, duration: UInt16, timestamp: UInt32, marker: Bool, payloadType: UInt8) -> [UInt8] {
+        var payload = [UInt8](repeating: 0, count: 4)
+        payload.withUnsafeMutableBytes { TelephoneEvent(event: code, end: end, volume: 10, duration: duration).write(into: $0) }
+        let sequence: UInt16
+        if relay {
+            sequence = rewriter.insert(count: 1).sequence
+        } else {
+            sequence = self.sequence
+            self.sequence &+= 1
+        }
+        return makePacket(marker: marker, payloadType: payloadType, sequence: sequence, timestamp: timestamp, payload: payload[...])
     }
 
     private func makePacket(marker: Bool, payloadType: UInt8, sequence: UInt16, timestamp: UInt32, payload: ArraySlice<UInt8>) -> [UInt8] {

@@ -45,6 +45,8 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
     private var web: WebRTCLeg?
     private var trunk: RTPLeg?
     private var failed = false
+    private var digitTimer: Scheduled<Void>?
+    private var digitTimerAt: NIODeadline?
     private let onFailure: @Sendable (String) -> Void
 
     private init(eventLoop: any EventLoop, bridge: MediaBridge, onFailure: @escaping @Sendable (String) -> Void) {
@@ -90,7 +92,7 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
     /// A DTMF digit from a SIP INFO of the browser, sent to the trunk as RFC 4733 events.
     public func sendDigit(_ digit: Character, durationMilliseconds: Int) {
         eventLoop.execute {
-            for packet in self.bridge.digitTowardTrunk(digit, durationMilliseconds: durationMilliseconds) { self.trunk?.send(rtp: packet) }
+            if self.bridge.queueDigitTowardTrunk(digit, durationMilliseconds: durationMilliseconds) { self.scheduleDigits() }
         }
     }
 
@@ -105,6 +107,8 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
 
     public func close() async {
         let (web, trunk) = (try? await eventLoop.submit { () -> (WebRTCLeg?, RTPLeg?) in
+            self.digitTimer?.cancel()
+            self.digitTimer = nil
             let legs = (self.web, self.trunk)
             self.web = nil
             self.trunk = nil
@@ -124,6 +128,24 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
     private func fromTrunk(_ packet: [UInt8]) {
         guard let web else { return }
         for out in bridge.fromTrunk(packet) { web.send(rtp: out) }
+        if digitTimer == nil, bridge.nextDeadline != nil { scheduleDigits() }  // a digit detected in band
+    }
+
+    /// Keeps a timer at the bridge's next made-up DTMF packet (RFC 4733 pacing).
+    private func scheduleDigits() {
+        guard let deadline = bridge.nextDeadline else { return }
+        if digitTimer != nil, let at = digitTimerAt, at <= deadline { return }
+        digitTimer?.cancel()
+        digitTimerAt = deadline
+        digitTimer = eventLoop.scheduleTask(deadline: deadline) { [weak self] in
+            guard let self else { return }
+            self.digitTimer = nil
+            self.digitTimerAt = nil
+            let (toTrunk, toWeb) = self.bridge.timeout(now: .now())
+            for packet in toTrunk { self.trunk?.send(rtp: packet) }
+            for packet in toWeb { self.web?.send(rtp: packet) }
+            self.scheduleDigits()
+        }
     }
 
     private func fail(_ reason: String) {

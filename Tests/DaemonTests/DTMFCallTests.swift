@@ -87,8 +87,9 @@ final class DTMFCallTests: XCTestCase {
         var timestamp: UInt32
         var duration: UInt16
         var endPackets: Int
-        /// When its first packet arrived (ms).
+        /// When its first and its last packet arrived (ms).
         var arrival: Double
+        var lastArrival: Double
     }
 
     private func events(payloadType: UInt8) -> [Event] {
@@ -100,9 +101,10 @@ final class DTMFCallTests: XCTestCase {
             let duration = UInt16(packet[14]) << 8 | UInt16(packet[15])
             if let last = events.last, last.timestamp == timestamp {
                 events[events.count - 1].duration = max(last.duration, duration)
+                events[events.count - 1].lastArrival = arrivals[index]
                 if end { events[events.count - 1].endPackets += 1 }
             } else {
-                events.append(Event(event: packet[12], timestamp: timestamp, duration: duration, endPackets: end ? 1 : 0, arrival: arrivals[index]))
+                events.append(Event(event: packet[12], timestamp: timestamp, duration: duration, endPackets: end ? 1 : 0, arrival: arrivals[index], lastArrival: arrivals[index]))
             }
         }
         return events
@@ -171,5 +173,8 @@ final class DTMFCallTests: XCTestCase {
         XCTAssertEqual(events.map(\.event), [5, 11], "\(events)")
         XCTAssertEqual(events.map(\.duration), [1280, 1280], "160 ms at 8 kHz")
         XCTAssertEqual(events.map(\.endPackets), [3, 3])
+        for event in events {
+            XCTAssertEqual(event.lastArrival - event.arrival, 160, accuracy: 40, "paced over the digit's 160 ms: \(event)")
+        }
     }
 }

@@ -5,6 +5,7 @@
 import AudioCodecs
 import Foundation
 import MediaEngine
+import NIOCore
 import RTP
 import XCTest
 
@@ -180,36 +181,55 @@ final class MediaBridgeTests: XCTestCase {
         for index in 1..<headers.count { XCTAssertEqual(headers[index].sequenceNumber, headers[index - 1].sequenceNumber &+ 1) }
     }
 
+    /// Runs the bridge's digit timer from `start` for `milliseconds`, 10 ms at a time.
+    private func runDigits(_ bridge: MediaBridge, from start: NIODeadline, milliseconds: Int) -> [(at: Int, trunk: [[UInt8]], web: [[UInt8]])] {
+        stride(from: 0, through: milliseconds, by: 10).map { offset in
+            let (trunk, web) = bridge.timeout(now: start + .milliseconds(Int64(offset)))
+            return (offset, trunk, web)
+        }
+    }
+
+    private func event(_ packet: [UInt8]) throws -> TelephoneEvent {
+        try packet.withUnsafeBytes { try TelephoneEvent(parsing: UnsafeRawBufferPointer(rebasing: $0[12...])) }
+    }
+
     func testInbandDTMFFromATrunkReachesTheBrowserAsEvents() throws {
         let bridge = try MediaBridge(web: BridgeStream(codec: .opus, payloadType: 111, telephoneEvent: (110, 48000)),
                                      trunk: BridgeStream(codec: .pcmu, payloadType: 0), detectInbandDTMF: true)
         let generator = DTMFGenerator()
         generator.queue("19#")
-        var events: [TelephoneEvent] = []
         for index in 0..<40 {
             var pcm = [Int16](repeating: 0, count: 160)
             _ = pcm.withUnsafeMutableBufferPointer { generator.generate(into: $0) }
-            for out in bridge.fromTrunk(packet(pt: 0, seq: UInt16(index), ts: UInt32(index) * 160, payload: pcm.map(MuLaw.encode))) {
-                let header = try RTPHeader(parsing: out)
-                guard header.payloadType == 110 else { continue }
-                events.append(try out.withUnsafeBytes { try TelephoneEvent(parsing: UnsafeRawBufferPointer(rebasing: $0[header.payloadRange])) })
-            }
+            _ = bridge.fromTrunk(packet(pt: 0, seq: UInt16(index), ts: UInt32(index) * 160, payload: pcm.map(MuLaw.encode)))
         }
-        XCTAssertEqual(events.filter { !$0.end }.compactMap(\.digit), ["1", "9", "#"])
         XCTAssertEqual(bridge.counters.inbandDigits, 3)
+        XCTAssertNotNil(bridge.nextDeadline, "detected digits wait for the timer")
+        let sent = runDigits(bridge, from: .now(), milliseconds: 600).flatMap(\.web)
+        let events = try sent.map(event)
+        XCTAssertTrue(sent.allSatisfy { $0[1] & 0x7F == 110 })
+        XCTAssertEqual(events.filter { !$0.end && $0.duration == 0 }.compactMap(\.digit), ["1", "9", "#"])
+        XCTAssertEqual(events.filter(\.end).count, 9)
         XCTAssertEqual(events.filter(\.end).first?.duration, 4800, "100 ms at 48 kHz")
+        XCTAssertNil(bridge.nextDeadline)
     }
 
-    func testADigitFromSIPInfoBecomesFourEventPackets() throws {
+    func testADigitFromSIPInfoIsPacedInRealTime() throws {
         let bridge = try MediaBridge(web: BridgeStream(codec: .opus, payloadType: 111), trunk: BridgeStream(codec: .pcmu, payloadType: 0, telephoneEvent: (101, 8000)))
-        let packets = bridge.digitTowardTrunk("#", durationMilliseconds: 160)
-        XCTAssertEqual(packets.count, 4)
-        let parsed = try packets.map { bytes in try bytes.withUnsafeBytes { try TelephoneEvent(parsing: UnsafeRawBufferPointer(rebasing: $0[12...])) } }
-        XCTAssertEqual(parsed.map(\.event), [11, 11, 11, 11])
-        XCTAssertEqual(parsed.map(\.end), [false, true, true, true])
-        XCTAssertEqual(parsed.last?.duration, 1280)
+        XCTAssertTrue(bridge.queueDigitTowardTrunk("#", durationMilliseconds: 160))
+        let sent = runDigits(bridge, from: .now(), milliseconds: 300).filter { !$0.trunk.isEmpty }
+        // Start at 0 ms, updates at 50, 100, 150 ms, the end three times at 160 ms.
+        XCTAssertEqual(sent.map(\.at), [0, 50, 100, 150, 160])
+        let events = try sent.flatMap(\.trunk).map(event)
+        XCTAssertEqual(events.map(\.event), Array(repeating: 11, count: 7))
+        XCTAssertEqual(events.map(\.duration), [0, 400, 800, 1200, 1280, 1280, 1280])
+        XCTAssertEqual(events.map(\.end), [false, false, false, false, true, true, true])
+        let headers = try sent.flatMap(\.trunk).map { try RTPHeader(parsing: $0) }
+        XCTAssertEqual(Set(headers.map(\.timestamp)).count, 1)
+        XCTAssertTrue(headers[0].marker)
         let noEvents = try MediaBridge(web: BridgeStream(codec: .opus, payloadType: 111), trunk: BridgeStream(codec: .pcmu, payloadType: 0))
-        XCTAssertTrue(noEvents.digitTowardTrunk("1", durationMilliseconds: 100).isEmpty, "a trunk without telephone-event gets none")
+        XCTAssertFalse(noEvents.queueDigitTowardTrunk("1", durationMilliseconds: 100), "a trunk without telephone-event gets none")
+        XCTAssertNil(noEvents.nextDeadline)
     }
 
     func testTimeWithoutAudioDuringAnEventKeepsTimestampsInStepWithTheClock() throws {
@@ -250,11 +270,11 @@ final class MediaBridgeTests: XCTestCase {
                                      trunk: BridgeStream(codec: .pcmu, payloadType: 0, telephoneEvent: (101, 8000)))
         let payload = [UInt8](repeating: 0xFF, count: 160)
         var out = bridge.fromWeb(packet(pt: 0, seq: 10, ts: 1600, payload: payload))
-        out += bridge.digitTowardTrunk("7", durationMilliseconds: 100)
-        out += bridge.digitTowardTrunk("8", durationMilliseconds: 100)
+        bridge.queueDigitTowardTrunk("7", durationMilliseconds: 100)
+        bridge.queueDigitTowardTrunk("8", durationMilliseconds: 100)
+        out += runDigits(bridge, from: .now(), milliseconds: 400).flatMap(\.trunk)
         out += bridge.fromWeb(packet(pt: 0, seq: 11, ts: 1760, payload: payload))
         let headers = try out.map { try RTPHeader(parsing: $0) }
-        XCTAssertEqual(headers.count, 10)
         for index in 1..<headers.count { XCTAssertEqual(headers[index].sequenceNumber, headers[index - 1].sequenceNumber &+ 1) }
         let starts = headers.filter { $0.payloadType == 101 && $0.marker }.map(\.timestamp)
         XCTAssertEqual(starts.count, 2)
