@@ -72,6 +72,9 @@ final class StreamLog: @unchecked Sendable {
     private var lastSequence: UInt16 = 0
     private var lastOrdinal: Int64 = -1
     var rejected = 0
+    /// Relayed calls: packets whose payload is byte for byte one the other end sent, and others.
+    var payloadIdentical = 0
+    var payloadChanged = 0
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -123,6 +126,8 @@ final class LoadCall: @unchecked Sendable {
     private var inbound: SRTPSession?
     let toTrunk: StreamLog
     let toWeb: StreamLog
+    /// The payloads the browser end sends on a relayed call (PCMU): what the trunk end must get.
+    var expectedTrunkPayloads: Set<[UInt8]>?
     /// Payload type and RTP clock ticks per 20 ms frame on the browser leg.
     var browserPayloadType: UInt8
     let browserTicks: UInt32
@@ -321,6 +326,9 @@ final class LoadCall: @unchecked Sendable {
             }
             let sequence = UInt16(receiveBuffer[2]) << 8 | UInt16(receiveBuffer[3])
             toTrunk.recordReceived(sequence: sequence, at: monotonicNanoseconds())
+            if let expected = expectedTrunkPayloads {
+                if expected.contains(Array(receiveBuffer[12..<length])) { toTrunk.payloadIdentical += 1 } else { toTrunk.payloadChanged += 1 }
+            }
         }
     }
 }

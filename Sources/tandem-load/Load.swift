@@ -46,6 +46,9 @@ func speechLike(from start: Int, count: Int) -> [Int16] {
 struct DirectionFigures {
     var expected = 0
     var received = 0
+    /// Relayed calls toward the trunk: payloads byte for byte as sent, and changed ones.
+    var payloadIdentical = 0
+    var payloadChanged = 0
     var latencies: [Int64] = []  // nanoseconds
     var lossPercent: Double { expected == 0 ? 0 : 100 * Double(expected - received) / Double(expected) }
 }
@@ -129,6 +132,8 @@ func runLoad(calls: [LoadCall], audio: PreparedAudio, gatewayPID: Int32, warmup:
     var toWeb = DirectionFigures()
     for call in calls {
         analyse(call.toTrunk, window: windowStart..<windowEnd, into: &toTrunk)
+        toTrunk.payloadIdentical += call.toTrunk.payloadIdentical
+        toTrunk.payloadChanged += call.toTrunk.payloadChanged
         analyse(call.toWeb, window: windowStart..<windowEnd, into: &toWeb)
     }
     let profiles = Set(calls.compactMap { $0.profile?.rawValue }).sorted()

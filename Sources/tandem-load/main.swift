@@ -36,7 +36,12 @@ let certificate = try DTLSCertificate.selfSigned(commonName: "tandem-load")
 let capacity = Int((warmup + seconds) * 50) + 100
 
 func makeCalls(_ mode: CallMode, count: Int, from first: Int = 0) throws -> [LoadCall] {
-    try (first..<(first + count)).map { try LoadCall(index: $0, mode: mode, certificate: certificate, capacity: capacity) }
+    let relayedPayloads = Set(audio.pcmu)
+    return try (first..<(first + count)).map {
+        let call = try LoadCall(index: $0, mode: mode, certificate: certificate, capacity: capacity)
+        if mode == .relayed { call.expectedTrunkPayloads = relayedPayloads }
+        return call
+    }
 }
 
 func runTandem(_ mode: CallMode) async throws -> LoadFigures {
@@ -144,6 +149,9 @@ for mode in modes {
             results["\(gateway).\(mode.rawValue)"] = figures
             lines.append(describe(gateway, mode, figures))
             say(lines.last!)
+            if mode == .relayed {
+                say("    payload toward the trunk byte for byte as the browser sent it: \(figures.toTrunk.payloadIdentical) packets, changed: \(figures.toTrunk.payloadChanged)")
+            }
         } catch {
             say("    \(gateway) \(mode.rawValue) failed: \(error)")
         }
