@@ -132,6 +132,8 @@ private final class Direction {
     /// time in between) moves the output timestamp on by the same time.
     private var expectedTimestamp: UInt32?
     private let inputTicksPerSample: Int
+    /// One input packet's duration in RTP ticks: how far a relayed stream moves on when its source changes.
+    private var inputPacketTicks: UInt32 { UInt32(input.codec.clockRate / 1000 * input.ptime) }
     private var lastFrameSamples = 160
     private var sequence = UInt16.random(in: 0...UInt16.max)
     private var timestamp = UInt32.random(in: 0...UInt32.max)
@@ -179,9 +181,8 @@ private final class Direction {
             return []
         }
         if relay {
-            let gap = UInt32(input.codec.clockRate / 1000 * input.ptime)
             let (outSequence, outTimestamp) = rewriter.rewrite(source: header.ssrc, sequence: header.sequenceNumber,
-                                                               timestamp: header.timestamp, gap: gap)
+                                                               timestamp: header.timestamp, gap: inputPacketTicks)
             counters.relayed += 1
             return [makePacket(marker: header.marker, payloadType: output.payloadType, sequence: outSequence, timestamp: outTimestamp,
                                payload: packet[header.payloadRange])]
@@ -338,8 +339,8 @@ private final class Direction {
         let outSequence: UInt16
         let outTimestamp: UInt32
         if relay {
-            let gap = UInt32(input.codec.clockRate / 1000 * input.ptime)
-            (outSequence, outTimestamp) = rewriter.rewrite(source: header.ssrc, sequence: header.sequenceNumber, timestamp: header.timestamp, gap: gap)
+            (outSequence, outTimestamp) = rewriter.rewrite(source: header.ssrc, sequence: header.sequenceNumber, timestamp: header.timestamp,
+                                                           gap: inputPacketTicks)
         } else {
             // Every packet of one event keeps the event's start timestamp (RFC 4733 §2.3.1):
             // the audio timestamp on output when the event began.

@@ -90,19 +90,22 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
     // MARK: On the loop
 
     private func perform(_ output: RTPLegOutput) {
-        // Reports go out of the RTCP socket when there is one (symmetric RTCP, RFC 4961).
-        let rtcpAddress = core.remoteRTCPAddress
-        var rtp: [(bytes: [UInt8], to: SocketAddress)] = []
-        var rtcp: [(bytes: [UInt8], to: SocketAddress)] = []
-        for datagram in output.datagrams {
-            if rtcpSocket != nil, datagram.to == rtcpAddress, PacketKind.classify(datagram.bytes) == .rtcp {
-                rtcp.append(datagram)
-            } else {
-                rtp.append(datagram)
+        if let rtcpSocket {
+            // Reports go out of the RTCP socket (symmetric RTCP, RFC 4961); only then are the
+            // datagrams sorted, so the common case (rtcp-mux, or a packet of media) sends as is.
+            let rtcpAddress = core.remoteRTCPAddress
+            let isReport = { (datagram: (bytes: [UInt8], to: SocketAddress)) in
+                datagram.to == rtcpAddress && PacketKind.classify(datagram.bytes) == .rtcp
             }
+            if output.datagrams.contains(where: isReport) {
+                rtpSocket.send(output.datagrams.filter { !isReport($0) })
+                rtcpSocket.send(output.datagrams.filter(isReport))
+            } else {
+                rtpSocket.send(output.datagrams)
+            }
+        } else {
+            rtpSocket.send(output.datagrams)
         }
-        rtpSocket.send(rtp)
-        rtcpSocket?.send(rtcp)
         for event in output.events { onEvent(event) }
         for packet in output.rtp { onRTP(packet) }
         reschedule()

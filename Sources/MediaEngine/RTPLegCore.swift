@@ -7,9 +7,6 @@
 import NIOCore
 import RTP
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 public enum RTPLegEvent: Sendable, Equatable {
     /// Media is now sent to this address (the first packet's source).
@@ -209,7 +206,7 @@ public final class RTPLegCore {
                 }
                 if let block = blocks.first(where: { $0.ssrc == localSSRC }) {
                     remoteReport = block
-                    if let rtt = CallQuality.roundTripMilliseconds(block, arrivalNTP: NTPTime.timestamp(unixSeconds: Self.realtime())) {
+                    if let rtt = CallQuality.roundTripMilliseconds(block, arrivalNTP: NTPTime.timestamp(unixSeconds: NTPTime.unixNow())) {
                         roundTripMilliseconds = rtt
                     }
                 }
@@ -235,7 +232,7 @@ public final class RTPLegCore {
     }
 
     /// RTCP reports and the media timeout.
-    public func timeout(now: NIODeadline, unixTime: Double = RTPLegCore.realtime()) -> RTPLegOutput {
+    public func timeout(now: NIODeadline, unixTime: Double = NTPTime.unixNow()) -> RTPLegOutput {
         var output = RTPLegOutput()
         if expectingMedia && !timedOut && now - lastReceived >= settings.mediaTimeout {
             timedOut = true
@@ -256,11 +253,6 @@ public final class RTPLegCore {
         return output
     }
 
-    public static func realtime() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
 
     private func sameHostAndPort(_ a: SocketAddress, _ b: SocketAddress) -> Bool {
         a.sameHost(as: b) && a.port == b.port

@@ -11,9 +11,6 @@ import NIOCore
 import RTP
 import SRTP
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What happened on a WebRTC leg.
 public enum WebRTCLegEvent: Sendable, Equatable {
@@ -114,7 +111,7 @@ public final class WebRTCLegCore {
     public init(ice: ICELiteAgent, certificate: DTLSCertificate, dtlsRole: DTLSRole, srtpProfiles: [SRTPProtectionProfile],
                 remoteFingerprint: CertificateFingerprint, localSSRC: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "tandem",
                 clockRate: Int = 48000, reportInterval: TimeAmount = .seconds(2),
-                unixTime: @escaping @Sendable () -> Double = WebRTCLegCore.realtimeClock) throws {
+                unixTime: @escaping @Sendable () -> Double = NTPTime.unixNow) throws {
         self.ice = ice
         dtls = try DTLSEndpoint(role: dtlsRole, certificate: certificate, srtpProfiles: srtpProfiles, expectedRemoteFingerprint: remoteFingerprint)
         self.localSSRC = localSSRC
@@ -125,12 +122,6 @@ public final class WebRTCLegCore {
         statistics = ReceiveStatistics(clockRate: clockRate)
     }
 
-    /// Wall-clock seconds since 1970, for NTP timestamps in sender reports.
-    @Sendable public static func realtimeClock() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
 
     public var localICECredentials: ICECredentials { ice.localCredentials }
 

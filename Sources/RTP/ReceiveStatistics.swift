@@ -5,6 +5,10 @@
 
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 public struct ReceiveStatistics: Sendable {
     public let clockRate: Int
 
@@ -157,6 +161,13 @@ public enum NTPTime {
         let whole = UInt64(seconds)
         let fraction = UInt64((seconds - Double(whole)) * 4_294_967_296)
         return whole << 32 | fraction
+    }
+
+    /// Wall-clock seconds since 1970, for sender reports and round-trip times.
+    @Sendable public static func unixNow() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }
 
