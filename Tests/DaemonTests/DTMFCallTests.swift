@@ -35,16 +35,7 @@ final class DTMFCallTests: XCTestCase {
         }
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         sippPort = LoopbackUDPSocket.freePort()
-        daemon = try DaemonUnderTest(extraConfig: """
-            trunks:
-              - {name: pbx, address: 127.0.0.1, port: \(sippPort), transport: udp, allowed_sources: [127.0.0.1/32],
-                 codec_profile: g711, dtmf: rfc4733, options_interval: 0}
-            dial_plan:
-              - {name: extensions, match: '^(2\\d{3})$', trunk: pbx}
-            users:
-              - {username: "1001", password: pw-1001}
-
-            """)
+        daemon = try DaemonUnderTest(extraConfig: DaemonUnderTest.trunkAndUser(trunkPort: sippPort))
         try daemon.start()
         XCTAssertNotNil(daemon.notify.waitFor("READY=1"), daemon.stderr)
         wsPort = try XCTUnwrap(try daemon.status().listeners.first { $0.transport == "ws" }?.port)

@@ -147,6 +147,22 @@ final class DaemonUnderTest {
         """
     }
 
+    /// A trunk `pbx` on loopback at `trunkPort` (G.711, RFC 4733 DTMF, no OPTIONS), four-digit
+    /// extensions 2xxx routed to it, and the web user 1001 with password pw-1001: what the
+    /// whole-call tests share.
+    static func trunkAndUser(trunkPort: Int) -> String {
+        """
+        trunks:
+          - {name: pbx, address: 127.0.0.1, port: \(trunkPort), transport: udp, allowed_sources: [127.0.0.1/32],
+             codec_profile: g711, dtmf: rfc4733, options_interval: 0}
+        dial_plan:
+          - {name: extensions, match: '^(2\\d{3})$', trunk: pbx}
+        users:
+          - {username: "1001", password: pw-1001}
+
+        """
+    }
+
     func write(config: String) throws {
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
     }

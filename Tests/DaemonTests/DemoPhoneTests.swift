@@ -72,21 +72,7 @@ final class DemoPhoneTests: XCTestCase {
             && FileManager.default.isExecutableFile(atPath: "/usr/bin/nsenter")
         let wrapper = isolated ? ["/usr/bin/unshare", "-n", "/bin/sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""] : []
         let trunkPort = LoopbackUDPSocket.freePort()
-        let daemon = try started(demoPhone: true, extraConfig: """
-            trunks:
-              - name: pbx
-                address: 127.0.0.1
-                port: \(trunkPort)
-                transport: udp
-                allowed_sources: [127.0.0.1/32]
-                codec_profile: g711
-                options_interval: 0
-            dial_plan:
-              - {name: extensions, match: '^(2\\d{3})$', trunk: pbx}
-            users:
-              - {username: "1001", password: pw-1001}
-
-            """, wrapper: wrapper)
+        let daemon = try started(demoPhone: true, extraConfig: DaemonUnderTest.trunkAndUser(trunkPort: trunkPort), wrapper: wrapper)
         let status = try daemon.status()
         let httpPort = try XCTUnwrap(status.http?.port)
         let sipPort = try XCTUnwrap(status.listeners.first { $0.transport == "udp" }?.port)
