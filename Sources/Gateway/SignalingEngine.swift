@@ -22,7 +22,12 @@ public struct DrainOutcome: Sendable, Equatable {
 }
 
 public actor SignalingEngine {
-    private var core: SignalingCore<SIPDestination>
+    /// Any change to the core (a message, a timeout, a hang-up, a reload) makes the cached
+    /// deadline stale: the 20 ms tick then asks the core again, and otherwise only compares.
+    /// Asking walks every transaction and call, far too much for 50 times a second under load.
+    private var core: SignalingCore<SIPDestination> { didSet { deadlineKnown = false } }
+    private var deadlineKnown = false
+    private var deadline: NIODeadline?
     private let transport: SIPTransportLayer
     private let logger: Logger
     private var callEndedHandler: (@Sendable ([CallRecord]) -> Void)?
@@ -167,7 +172,11 @@ public actor SignalingEngine {
 
     private func tick() async {
         let now = NIODeadline.now()
-        guard let deadline = core.nextDeadline, deadline <= now else { return }
+        if !deadlineKnown {
+            deadline = core.nextDeadline
+            deadlineKnown = true
+        }
+        guard let deadline, deadline <= now else { return }
         await perform(core.timeout(now: now))
     }
 

@@ -1,13 +1,30 @@
 // One UDP socket of a media leg, bound on the call's event loop: datagrams in go to a handler on
-// that loop, datagrams out are written and flushed in batches, and one timer follows the leg
-// core's next deadline. The leg drivers (WebRTC, RTP) are this plus their core.
+// that loop, datagrams out are sent at once with one system call each, and one timer follows the
+// leg core's next deadline. The leg drivers (WebRTC, RTP) are this plus their core.
+//
+// NIO watches the socket and reads it; writes skip the channel pipeline. A media datagram needs
+// none of what NIO's write path offers (promises, write buffering, back-pressure): a UDP send
+// either goes out or is dropped, and the socket is bound by Tandem itself so its descriptor can be
+// written to directly. This halves the user-space cost of a packet's way out.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
+
+/// A media socket that could not be opened.
+public struct MediaSocketError: Error, CustomStringConvertible {
+    public var description: String
+}
 
 final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
     let eventLoop: any EventLoop
     private var channel: (any Channel)?
+    /// The bound socket's descriptor while the channel is open (NIO closes it with the channel).
+    private var descriptor: CInt = -1
+    /// Datagrams the kernel refused (a full send buffer, an unreachable destination).
+    private(set) var sendFailures = 0
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private let onDatagram: ([UInt8], SocketAddress) -> Void
@@ -21,7 +38,10 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
     static func bind(address: String, port: Int, on eventLoop: any EventLoop,
                      onDatagram: @escaping ([UInt8], SocketAddress) -> Void) async throws -> MediaSocket {
         let socket = MediaSocket(eventLoop: eventLoop, onDatagram: onDatagram)
-        let channel = try await DatagramBootstrap(group: eventLoop)
+        let descriptor = try Self.boundDescriptor(address: address, port: port)
+        let channel: any Channel
+        do {
+            channel = try await DatagramBootstrap(group: eventLoop)
             // One read per readiness event: a media socket gets 50 packets a second, so reading on
             // until the socket says EAGAIN costs a system call per packet for nothing (epoll is
             // level-triggered: a second queued datagram wakes the loop again).
@@ -32,20 +52,69 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
                     try channel.pipeline.syncOperations.addHandler(MediaSocketHandler(socket: socket))
                 }
             }
-            .bind(host: address, port: port).get()
-        try await eventLoop.submit { socket.channel = channel }.get()
+            .withBoundSocket(descriptor).get()
+        } catch {
+            Glibc.close(descriptor)
+            throw error
+        }
+        try await eventLoop.submit {
+            socket.channel = channel
+            socket.descriptor = descriptor
+        }.get()
         return socket
+    }
+
+    /// A non-blocking UDP socket bound to `address`:`port`.
+    private static func boundDescriptor(address: String, port: Int) throws -> CInt {
+        let local: SocketAddress
+        do { local = try SocketAddress(ipAddress: address, port: port) } catch {
+            throw MediaSocketError(description: "media address \(address) is not an IP address")
+        }
+        let family = local.protocol.rawValue
+        let descriptor = socket(family, CInt(SOCK_DGRAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else {
+            throw MediaSocketError(description: "cannot open a UDP socket: \(String(cString: strerror(errno)))")
+        }
+        let result = local.withSockAddr { pointer, length in Glibc.bind(descriptor, pointer, socklen_t(length)) }
+        guard result == 0 else {
+            let reason = String(cString: strerror(errno))
+            Glibc.close(descriptor)
+            throw MediaSocketError(description: "cannot bind \(address):\(port) for media: \(reason)")
+        }
+        return descriptor
     }
 
     var localAddress: SocketAddress? { channel?.localAddress }
 
-    /// Writes datagrams and flushes once (on the loop).
+    /// Sends datagrams (on the loop), one `sendto` each; what the kernel refuses is dropped and
+    /// counted, as a network would drop it.
     func send(_ datagrams: [(bytes: [UInt8], to: SocketAddress)]) {
-        guard let channel, !datagrams.isEmpty else { return }
-        for datagram in datagrams {
-            channel.write(AddressedEnvelope(remoteAddress: datagram.to, data: ByteBuffer(bytes: datagram.bytes)), promise: nil)
+        for datagram in datagrams { send(datagram.bytes, to: datagram.to) }
+    }
+
+    func send(_ bytes: [UInt8], to destination: SocketAddress) {
+        guard descriptor >= 0 else { return }
+        let sent = bytes.withUnsafeBytes { payload -> Int in
+            switch destination {
+            case .v4(let address):
+                var raw = address.address
+                return withUnsafePointer(to: &raw) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(descriptor, payload.baseAddress, payload.count, CInt(MSG_NOSIGNAL), $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            case .v6(let address):
+                var raw = address.address
+                return withUnsafePointer(to: &raw) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(descriptor, payload.baseAddress, payload.count, CInt(MSG_NOSIGNAL), $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                    }
+                }
+            default:
+                return -1
+            }
         }
-        channel.flush()
+        if sent < 0 { sendFailures += 1 }
     }
 
     /// Makes sure the timer fires at `deadline` or before (none when nil). A timer already due
@@ -73,6 +142,7 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
         try? await eventLoop.submit {
             self.timer?.cancel()
             self.timer = nil
+            self.descriptor = -1  // NIO closes it with the channel: never written to after this
         }.get()
         try? await channel?.close()
     }
