@@ -68,7 +68,7 @@ let package = Package(
             ]),
         .target(
             name: "MediaEngine",
-            dependencies: ["ICE", "DTLS", "SRTP", "RTP", "AudioCodecs", nioCore, nioPosix, logging],
+            dependencies: ["ICE", "DTLS", "SRTP", "RTP", "AudioCodecs", "CTandemShims", nioCore, nioPosix, logging],
             swiftSettings: packetPath),
 
         // The built-in test endpoints (echo, tone, dtmf, busy, noanswer): a small SIP UAS with

@@ -1,5 +1,8 @@
 // Implementations of the wrappers declared in include/CTandemShims.h.
+#define _GNU_SOURCE  // recvmmsg
 #include "CTandemShims.h"
+
+#include <sys/epoll.h>
 
 #include <opus/opus.h>
 #include <openssl/crypto.h>
@@ -58,3 +61,41 @@ void tandem_bio_set_retry_read(struct bio_st *bio) { BIO_set_retry_read(bio); }
 void tandem_bio_clear_retry_flags(struct bio_st *bio) { BIO_clear_retry_flags(bio); }
 
 long tandem_bio_get_mem_data(struct bio_st *bio, char **data) { return BIO_get_mem_data(bio, data); }
+
+int tandem_receive_batch(int fd, struct tandem_datagram *datagrams, unsigned int count) {
+    enum { limit = 64 };
+    struct mmsghdr headers[limit];
+    struct iovec vectors[limit];
+    if (count > limit) count = limit;
+    for (unsigned int i = 0; i < count; i++) {
+        vectors[i].iov_base = datagrams[i].buffer;
+        vectors[i].iov_len = datagrams[i].capacity;
+        headers[i].msg_hdr = (struct msghdr){
+            .msg_name = &datagrams[i].source, .msg_namelen = sizeof(datagrams[i].source), .msg_iov = &vectors[i], .msg_iovlen = 1};
+        headers[i].msg_len = 0;
+    }
+    int received = recvmmsg(fd, headers, count, MSG_DONTWAIT, NULL);
+    for (int i = 0; i < received; i++) {
+        datagrams[i].length = headers[i].msg_len;
+        datagrams[i].source_length = headers[i].msg_hdr.msg_namelen;
+    }
+    return received;
+}
+
+int tandem_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int tandem_epoll_add(int epoll, int fd) {
+    struct epoll_event event = {.events = EPOLLIN, .data.fd = fd};
+    return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
+}
+
+int tandem_epoll_remove(int epoll, int fd) { return epoll_ctl(epoll, EPOLL_CTL_DEL, fd, NULL); }
+
+int tandem_epoll_ready(int epoll, int *fds, int max) {
+    enum { limit = 64 };
+    struct epoll_event events[limit];
+    if (max > limit) max = limit;
+    int ready = epoll_wait(epoll, events, max, 0);
+    for (int i = 0; i < ready; i++) fds[i] = events[i].data.fd;
+    return ready;
+}

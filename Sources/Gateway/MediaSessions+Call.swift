@@ -21,6 +21,9 @@ struct CallMedia {
     let cname: String
     let mediaTimeout: Duration
     let strictSource: Bool
+    /// How often the call's sockets are read when it transcodes, and when it relays (zero: as
+    /// each datagram arrives).
+    let readIntervals: (transcoded: Duration, relayed: Duration)
 
     var worker: Int?
     var loop: (any EventLoop)?
@@ -52,7 +55,7 @@ struct CallMedia {
 
     init(id: String, trunk: Trunk?, webInterface: MediaInterface, trunkInterface: MediaInterface, webProfile: CodecProfile,
          trunkProfile: CodecProfile, dtlsProfile: DTLSProfile, certificate: DTLSCertificate, node: String, mediaTimeout: Duration,
-         strictSource: Bool) {
+         strictSource: Bool, readIntervals: (transcoded: Duration, relayed: Duration) = (.zero, .zero)) {
         self.id = id
         self.trunk = trunk
         self.webInterface = webInterface
@@ -64,6 +67,7 @@ struct CallMedia {
         cname = "tandem-\(node)"
         self.mediaTimeout = mediaTimeout
         self.strictSource = strictSource
+        self.readIntervals = readIntervals
         let sessionID = String(UInt64.random(in: 1...UInt64(Int64.max)))
         webOrigin = SDPOrigin(username: "tandem", sessionID: sessionID, sessionVersion: 1,
                               addressType: SDPConnection.addressType(of: webInterface.sdpAddress), address: webInterface.sdpAddress)
@@ -143,7 +147,8 @@ struct CallMedia {
                                 telephoneEvent: trunk.telephoneEvent.map { ($0.payloadType, $0.clockRate) }, ptime: trunk.ptime, ssrc: trunkSSRC),
             opus: OpusEncoderSettings(sampleRate: 8000, bitrate: Int32(webProfile.opus.bitrate), complexity: Int32(webProfile.opus.complexity),
                                       inbandFEC: webProfile.opus.inbandFEC, dtx: webProfile.opus.dtx),
-            detectInbandDTMF: self.trunk?.dtmf == .inband)
+            detectInbandDTMF: self.trunk?.dtmf == .inband,
+            readInterval: Self.readInterval(webCodec == trunkCodec ? readIntervals.relayed : readIntervals.transcoded))
 
         let (certificate, srtpProfiles, localICE, cname, webSSRC, trunkSSRC) = (self.certificate, dtlsProfile.srtpProfiles, self.localICE, cname, webSSRC, trunkSSRC)
         let localCandidate = (try? SocketAddress(ipAddress: webInterface.sdpAddress, port: webPort)) ?? (try? SocketAddress(ipAddress: webInterface.address, port: webPort))
@@ -179,6 +184,13 @@ extension BridgeCodec {
         case .pcma: self = .pcma
         case .telephoneEvent: return nil
         }
+    }
+}
+
+extension CallMedia {
+    /// A configured read interval for the media engine: nil for zero (read on arrival).
+    static func readInterval(_ duration: Duration) -> TimeAmount? {
+        duration > .zero ? TimeAmount(duration) : nil
     }
 }
 

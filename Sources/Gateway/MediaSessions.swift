@@ -240,7 +240,8 @@ public final class MediaSessions: SessionManager {
         var call = CallMedia(
             id: id, trunk: trunk, webInterface: webInterface, trunkInterface: trunkInterface, webProfile: webProfile,
             trunkProfile: trunkProfile, dtlsProfile: dtlsProfile, certificate: certificate, node: configuration.node,
-            mediaTimeout: configuration.media.rtpTimeout, strictSource: configuration.media.strictSource)
+            mediaTimeout: configuration.media.rtpTimeout, strictSource: configuration.media.strictSource,
+            readIntervals: (configuration.media.transcodedReadInterval, configuration.media.relayedReadInterval))
 
         // Check the offer before taking any resource: a bad offer is a 488 whatever the load.
         do {

@@ -17,9 +17,12 @@ public struct MediaCallPlan: Sendable {
     public var trunk: BridgeStream
     public var opus: OpusEncoderSettings
     public var detectInbandDTMF: Bool
+    /// Read the call's sockets in batches at this interval (see `MediaPoller`); nil reads each
+    /// datagram as it arrives.
+    public var readInterval: TimeAmount?
 
     public init(webAddress: String, webPort: Int, trunkAddress: String, trunkPort: Int, web: BridgeStream, trunk: BridgeStream,
-                opus: OpusEncoderSettings, detectInbandDTMF: Bool) {
+                opus: OpusEncoderSettings, detectInbandDTMF: Bool, readInterval: TimeAmount? = nil) {
         self.webAddress = webAddress
         self.webPort = webPort
         self.trunkAddress = trunkAddress
@@ -28,6 +31,7 @@ public struct MediaCallPlan: Sendable {
         self.trunk = trunk
         self.opus = opus
         self.detectInbandDTMF = detectInbandDTMF
+        self.readInterval = readInterval
     }
 }
 
@@ -81,6 +85,10 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
             try await eventLoop.submit {
                 call.web = web
                 call.trunk = trunk
+                if let interval = plan.readInterval {
+                    web.readInBatches(every: interval)
+                    trunk.readInBatches(every: interval)
+                }
             }.get()
         } catch {
             await trunk.close()

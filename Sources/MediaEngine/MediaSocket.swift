@@ -25,6 +25,14 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
     private var descriptor: CInt = -1
     /// Datagrams the kernel refused (a full send buffer, an unreachable destination).
     private(set) var sendFailures = 0
+    /// Set while a poller reads the socket (see `MediaPoller`): the poller and the duplicate
+    /// descriptor it reads, NIO's reading being switched off.
+    private var batched: (poller: MediaPoller, descriptor: CInt)?
+    /// The last source a batched read saw, raw and as an address (sources rarely change, and
+    /// making an address formats its text).
+    private var lastSource = sockaddr_storage()
+    private var lastSourceLength = 0
+    private var lastSourceAddress: SocketAddress?
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private let onDatagram: ([UInt8], SocketAddress) -> Void
@@ -138,16 +146,71 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
         }
     }
 
+    /// From now on, reads the socket every `interval` (in batches) instead of as each datagram
+    /// arrives; on the loop. Nothing changes if the poller cannot take the socket.
+    func readInBatches(every interval: TimeAmount) {
+        guard batched == nil, descriptor >= 0, let channel, let poller = MediaPoller.on(eventLoop, every: interval) else { return }
+        let copy = dup(descriptor)
+        guard copy >= 0 else { return }
+        guard poller.add(copy, for: self) else {
+            Glibc.close(copy)
+            return
+        }
+        batched = (poller, copy)
+        // NIO stops asking for readability; what it has not read stays queued for the poller.
+        channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+    }
+
     func close() async {
         try? await eventLoop.submit {
             self.timer?.cancel()
             self.timer = nil
+            if let (poller, copy) = self.batched {
+                poller.remove(copy)
+                Glibc.close(copy)
+                self.batched = nil
+            }
             self.descriptor = -1  // NIO closes it with the channel: never written to after this
         }.get()
         try? await channel?.close()
     }
 
     fileprivate func received(_ bytes: [UInt8], from source: SocketAddress) { onDatagram(bytes, source) }
+
+    /// A datagram the poller read, with its source as the kernel gave it.
+    func received(_ bytes: [UInt8], fromRaw name: UnsafeRawPointer, length: Int) {
+        let source: SocketAddress
+        if let cached = lastSourceAddress, length == lastSourceLength,
+            withUnsafeBytes(of: &lastSource, { memcmp($0.baseAddress!, name, length) == 0 }) {
+            source = cached
+        } else {
+            guard let address = Self.address(name, length: length) else { return }
+            withUnsafeMutableBytes(of: &lastSource) { $0.baseAddress!.copyMemory(from: name, byteCount: min(length, $0.count)) }
+            lastSourceLength = length
+            lastSourceAddress = address
+            source = address
+        }
+        onDatagram(bytes, source)
+    }
+
+    private static func address(_ name: UnsafeRawPointer, length: Int) -> SocketAddress? {
+        switch CInt(name.load(as: sa_family_t.self)) {
+        case AF_INET where length >= MemoryLayout<sockaddr_in>.size:
+            let raw = name.loadUnaligned(as: sockaddr_in.self)
+            var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+            var address = raw.sin_addr
+            guard inet_ntop(AF_INET, &address, &text, socklen_t(text.count)) != nil else { return nil }
+            return SocketAddress(raw, host: String(cString: text))
+        case AF_INET6 where length >= MemoryLayout<sockaddr_in6>.size:
+            let raw = name.loadUnaligned(as: sockaddr_in6.self)
+            var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            var address = raw.sin6_addr
+            guard inet_ntop(AF_INET6, &address, &text, socklen_t(text.count)) != nil else { return nil }
+            return SocketAddress(raw, host: String(cString: text))
+        default:
+            return nil
+        }
+    }
 }
 
 private final class MediaSocketHandler: ChannelInboundHandler, @unchecked Sendable {

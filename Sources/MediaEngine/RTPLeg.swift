@@ -82,6 +82,13 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
         try await eventLoop.submit { self.core.counters }.get()
     }
 
+    /// Reads the leg's sockets every `interval` instead of on each datagram (see `MediaPoller`).
+    public func readInBatches(every interval: TimeAmount) {
+        guard eventLoop.inEventLoop else { return eventLoop.execute { self.readInBatches(every: interval) } }
+        rtpSocket.readInBatches(every: interval)
+        rtcpSocket?.readInBatches(every: interval)
+    }
+
     public func close() async {
         await rtpSocket.close()
         await rtcpSocket?.close()

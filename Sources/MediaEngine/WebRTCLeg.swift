@@ -99,6 +99,12 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
         try await eventLoop.submit { self.core?.counters ?? WebRTCLegCounters() }.get()
     }
 
+    /// Reads the leg's socket every `interval` instead of on each datagram (see `MediaPoller`).
+    public func readInBatches(every interval: TimeAmount) {
+        guard eventLoop.inEventLoop else { return eventLoop.execute { self.readInBatches(every: interval) } }
+        socket.readInBatches(every: interval)
+    }
+
     public func close() async { await socket.close() }
 
     // MARK: On the loop

@@ -133,6 +133,11 @@ public struct MediaSettings: Sendable, Equatable {
     /// Admission control: new calls get 503 when the least busy worker loop is over this share
     /// of one CPU (percent).
     public var maxLoad: Int = 85
+    /// How often the sockets of a transcoded (and of a relayed) call are read, in batches; zero
+    /// reads each datagram as it arrives. Batching saves most of a packet's wake-up cost and adds
+    /// up to the interval in latency.
+    public var transcodedReadInterval: Duration = .milliseconds(10)
+    public var relayedReadInterval: Duration = .zero
 
     public init(interfaces: [MediaInterface], rtpTimeout: Duration = .seconds(60), strictSource: Bool = false, maxLoad: Int = 85) {
         self.interfaces = interfaces

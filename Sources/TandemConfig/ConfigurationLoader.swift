@@ -213,6 +213,10 @@ public struct ConfigurationLoader: Sendable {
         settings.rtpTimeout = section.duration("rtp_timeout", in: .seconds(5) ... .seconds(3600), default: defaults.rtpTimeout)
         settings.strictSource = section.bool("strict_source", default: defaults.strictSource)
         settings.maxLoad = section.int("max_load", in: 1...100, default: defaults.maxLoad)
+        settings.transcodedReadInterval = section.duration("transcoded_read_interval", in: .zero ... .milliseconds(20),
+                                                           default: defaults.transcodedReadInterval)
+        settings.relayedReadInterval = section.duration("relayed_read_interval", in: .zero ... .milliseconds(20),
+                                                        default: defaults.relayedReadInterval)
         guard section.has("interfaces") else {
             _ = section.node("interfaces")
             return settings

@@ -8,7 +8,8 @@
 // TANDEM_LOAD_WARMUP (default 3), TANDEM_LOAD_MODES (transcoded,relayed),
 // TANDEM_LOAD_GATEWAYS (tandem,rtpengine), TANDEM_LOAD_WORKERS (tandemd worker loops, default
 // one per core), TANDEM_LOAD_OVERLOAD_MAX_LOAD (media.max_load for the overload run, default 5;
-// 0 skips it).
+// 0 skips it), TANDEM_LOAD_MEDIA (extra keys for tandemd's media section, `;`-separated, such
+// as `relayed_read_interval: 10ms`).
 // The generator shares the machine with the gateway under test; it is kept cheap (pre-encoded
 // audio, one sender and one receiver thread) and its own CPU is reported too.
 
@@ -30,6 +31,8 @@ let gateways = (environment["TANDEM_LOAD_GATEWAYS"] ?? "tandem,rtpengine").split
 let binDirectory = environment["TANDEM_BIN_DIR"]
     ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
 let tandemd = binDirectory + "/tandemd"
+let extraMedia = (environment["TANDEM_LOAD_MEDIA"] ?? "").split(separator: ";").map { "  " + $0.trimmingCharacters(in: .whitespaces) }
+    .joined(separator: "\n")
 
 let audio = try PreparedAudio()
 let certificate = try DTLSCertificate.selfSigned(commonName: "tandem-load")
@@ -45,7 +48,7 @@ func makeCalls(_ mode: CallMode, count: Int, from first: Int = 0) throws -> [Loa
 }
 
 func runTandem(_ mode: CallMode) async throws -> LoadFigures {
-    let gateway = try TandemGateway(binary: tandemd)
+    let gateway = try TandemGateway(binary: tandemd, extraMedia: extraMedia)
     do {
         try await gateway.waitUntilReady()
         let calls = try makeCalls(mode, count: callCount)
@@ -92,7 +95,7 @@ func runRTPEngine(_ mode: CallMode) throws -> LoadFigures {
 /// again are tried while the media flows. They must be refused (503), and the established calls
 /// must keep under 0.1 % loss.
 func runOverload(maxLoad: Int) async throws -> (figures: LoadFigures, refused: Int, admitted: Int, loads: String) {
-    let gateway = try TandemGateway(binary: tandemd, maxLoad: maxLoad)
+    let gateway = try TandemGateway(binary: tandemd, maxLoad: maxLoad, extraMedia: extraMedia)
     do {
         try await gateway.waitUntilReady()
         let calls = try makeCalls(.transcoded, count: callCount)

@@ -36,4 +36,67 @@ final class RTPLegSocketTests: XCTestCase {
         await leg.close()
         try await group.shutdownGracefully()
     }
+
+    /// The same leg read in batches by a poller (a transcoded call's sockets): datagrams and their
+    /// sources come through recvmmsg, a second source is told apart from the latched one, RTCP
+    /// arrives on its own socket, and closing gives the ports back (the poller's duplicate
+    /// descriptor is closed too).
+    func testBatchedReadsKeepSourcesAndReleaseThePorts() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let trunk = LoopbackUDPSocket()
+        let stranger = LoopbackUDPSocket()
+        let core = RTPLegCore(remote: try SocketAddress(ipAddress: "127.0.0.1", port: trunk.port), settings: .init(rtcpMux: false), now: .now())
+        let received = Mutex<[[UInt8]]>([])
+        // An even port with a free odd neighbour for RTCP: the first pair that binds.
+        var opened: (RTPLeg, Int)?
+        for _ in 0..<20 where opened == nil {
+            let port = LoopbackUDPSocket.freePort() & ~1
+            opened = try? await (RTPLeg.open(address: "127.0.0.1", port: port, on: group.next(), core: core, onEvent: { _ in },
+                                             onRTP: { packet in received.withLock { $0.append(packet) } }), port)
+        }
+        let (leg, port) = try XCTUnwrap(opened)
+        leg.readInBatches(every: .milliseconds(5))
+        try await Task.sleep(for: .milliseconds(20))
+
+        func packet(_ sequence: UInt16) -> [UInt8] {
+            var packet = [UInt8](repeating: 0xD5, count: 12 + 160)
+            packet.withUnsafeMutableBytes {
+                RTPHeader.write(marker: false, payloadType: 8, sequenceNumber: sequence, timestamp: UInt32(sequence) * 160, ssrc: 77, into: $0)
+            }
+            return packet
+        }
+        for sequence: UInt16 in 1...3 { trunk.send(packet(sequence), toPort: port) }
+        for _ in 0..<100 where received.withLock({ $0.count < 3 }) { try await Task.sleep(for: .milliseconds(10)) }
+        XCTAssertEqual(received.withLock { $0 }, [packet(1), packet(2), packet(3)], "all three, in order, in one batch")
+
+        stranger.send(packet(4), toPort: port)
+        trunk.send(packet(5), toPort: port)
+        for _ in 0..<100 where received.withLock({ $0.count < 4 }) { try await Task.sleep(for: .milliseconds(10)) }
+        XCTAssertEqual(received.withLock { $0.last }, packet(5))
+        var counters = try await leg.counters()
+        XCTAssertEqual(counters.rtpReceived, 4)
+        XCTAssertEqual(counters.wrongSourceDropped, 1, "the second source is not the latched one")
+
+        // A receiver report from the trunk's RTCP port reaches the RTCP socket's batch reads.
+        let report = RTCP.report(ssrc: 77, info: nil, reports: [], cname: "trunk")
+        let trunkRTCP = LoopbackUDPSocket()
+        trunkRTCP.send(report, toPort: port + 1)
+        for _ in 0..<100 {
+            counters = try await leg.counters()
+            if counters.rtcpReceived > 0 { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        XCTAssertEqual(counters.rtcpReceived, 1)
+
+        leg.send(rtp: packet(6))
+        XCTAssertEqual(trunk.receive(), packet(6))
+        await leg.close()
+
+        // Both ports are free again: nothing (not the poller's copy) still holds them.
+        let again = try await RTPLeg.open(address: "127.0.0.1", port: port, on: group.next(),
+                                          core: RTPLegCore(remote: try SocketAddress(ipAddress: "127.0.0.1", port: 9), now: .now()),
+                                          onEvent: { _ in }, onRTP: { _ in })
+        await again.close()
+        try await group.shutdownGracefully()
+    }
 }

@@ -275,20 +275,28 @@ final class ConfigurationLoaderTests: XCTestCase {
               rtp_timeout: 2m
               strict_source: true
               max_load: 70
+              transcoded_read_interval: 5ms
+              relayed_read_interval: 1ms
             """)
         XCTAssertEqual(loaded.configuration.media.rtpTimeout, .seconds(120))
+        XCTAssertEqual(loaded.configuration.media.transcodedReadInterval, .milliseconds(5))
+        XCTAssertEqual(loaded.configuration.media.relayedReadInterval, .milliseconds(1))
         XCTAssertTrue(loaded.configuration.media.strictSource)
         XCTAssertEqual(loaded.configuration.media.maxLoad, 70)
         XCTAssertEqual(loaded.configuration.media.interfaces.map(\.name), ["default"], "interfaces keep their default")
         let defaults = try load("node: x\n").configuration.media
         XCTAssertEqual(defaults.rtpTimeout, .seconds(60))
         XCTAssertEqual(defaults.maxLoad, 85)
+        XCTAssertEqual(defaults.transcodedReadInterval, .milliseconds(10))
+        XCTAssertEqual(defaults.relayedReadInterval, .zero, "relayed calls are read as packets arrive")
         let found = try errors("""
             media:
               rtp_timeout: 1s
               max_load: 150
+              transcoded_read_interval: 50ms
             """)
-        XCTAssertEqual(found.count, 2, "\(found)")
+        XCTAssertEqual(found.count, 3, "\(found)")
+        XCTAssertTrue(found.contains { $0.contains("media.transcoded_read_interval") }, "\(found)")
         XCTAssertTrue(found.contains { $0.contains("media.rtp_timeout") }, "\(found)")
         XCTAssertTrue(found.contains { $0.contains("media.max_load") }, "\(found)")
     }

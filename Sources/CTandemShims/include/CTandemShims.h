@@ -1,10 +1,13 @@
 // Wrappers for the C macros and variadic functions Swift cannot call directly
-// (opus_encoder_ctl, OpenSSL's SSL_CTX_* and BIO_* macros, version macros). Nothing else lives
-// here: logic belongs in Swift.
+// (opus_encoder_ctl, OpenSSL's SSL_CTX_* and BIO_* macros, version macros), and for the Linux
+// calls Swift's Glibc module does not export (epoll, recvmmsg). Nothing else lives here: logic
+// belongs in Swift.
 #ifndef TANDEM_C_SHIMS_H
 #define TANDEM_C_SHIMS_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct OpusEncoder;
 struct ssl_ctx_st;
@@ -54,5 +57,27 @@ void tandem_bio_clear_retry_flags(struct bio_st *bio);
 
 /// BIO_get_mem_data (a BIO_ctrl macro): the bytes a memory BIO holds.
 long tandem_bio_get_mem_data(struct bio_st *bio, char **data);
+
+/// One datagram slot for tandem_receive_batch: the caller's buffer in, the length and source out.
+struct tandem_datagram {
+    void *buffer;
+    size_t capacity;
+    size_t length;
+    struct sockaddr_storage source;
+    socklen_t source_length;
+};
+
+/// recvmmsg(fd, ..., count, MSG_DONTWAIT): fills up to `count` slots; returns how many, or -1
+/// with errno (EAGAIN when nothing is queued).
+int tandem_receive_batch(int fd, struct tandem_datagram *datagrams, unsigned int count);
+
+/// epoll_create1(EPOLL_CLOEXEC).
+int tandem_epoll_create(void);
+/// Watches `fd` for input (level-triggered); 0 or -1 with errno.
+int tandem_epoll_add(int epoll, int fd);
+/// Stops watching `fd`.
+int tandem_epoll_remove(int epoll, int fd);
+/// epoll_wait with no wait: writes up to `max` ready descriptors to `fds`; returns how many.
+int tandem_epoll_ready(int epoll, int *fds, int max);
 
 #endif
