@@ -57,11 +57,14 @@ struct LoadFigures {
     var calls: Int
     var seconds: Double
     var gatewayCPUNanoseconds: Int64
+    /// The part of it spent in the kernel.
+    var gatewayKernelNanoseconds: Int64
     var generatorCPUNanoseconds: Int64
     var toTrunk: DirectionFigures
     var toWeb: DirectionFigures
     var profiles: [String]
     var cpuMillisecondsPerCallSecond: Double { Double(gatewayCPUNanoseconds) / 1e6 / (Double(calls) * seconds) }
+    var kernelMillisecondsPerCallSecond: Double { Double(gatewayKernelNanoseconds) / 1e6 / (Double(calls) * seconds) }
 }
 
 final class StopFlag: @unchecked Sendable {
@@ -118,10 +121,10 @@ func runLoad(calls: [LoadCall], audio: PreparedAudio, gatewayPID: Int32, warmup:
     sender.start()
 
     sleep(until: start + Int64(windowStart) * frameNanoseconds)
-    let gatewayBefore = processCPUNanoseconds(pid: gatewayPID) ?? 0
+    let gatewayBefore = processCPUNanoseconds(pid: gatewayPID) ?? (0, 0)
     let ownBefore = ownCPUNanoseconds()
     sleep(until: start + Int64(windowEnd) * frameNanoseconds)
-    let gatewayAfter = processCPUNanoseconds(pid: gatewayPID) ?? 0
+    let gatewayAfter = processCPUNanoseconds(pid: gatewayPID) ?? (0, 0)
     let ownAfter = ownCPUNanoseconds()
     while !senderDone.isSet { usleep(10_000) }
     usleep(200_000)
@@ -137,7 +140,8 @@ func runLoad(calls: [LoadCall], audio: PreparedAudio, gatewayPID: Int32, warmup:
         analyse(call.toWeb, window: windowStart..<windowEnd, into: &toWeb)
     }
     let profiles = Set(calls.compactMap { $0.profile?.rawValue }).sorted()
-    return LoadFigures(calls: calls.count, seconds: seconds, gatewayCPUNanoseconds: gatewayAfter - gatewayBefore,
+    return LoadFigures(calls: calls.count, seconds: seconds, gatewayCPUNanoseconds: gatewayAfter.total - gatewayBefore.total,
+                       gatewayKernelNanoseconds: gatewayAfter.kernel - gatewayBefore.kernel,
                        generatorCPUNanoseconds: ownAfter - ownBefore, toTrunk: toTrunk, toWeb: toWeb, profiles: profiles)
 }
 

@@ -112,8 +112,9 @@ func freeTCPPort() throws -> UInt16 {
     return UInt16(bigEndian: local.sin_port)
 }
 
-/// utime + stime of a process, in nanoseconds (from /proc/<pid>/stat, all threads).
-func processCPUNanoseconds(pid: Int32) -> Int64? {
+/// utime + stime of a process, and stime alone (time in the kernel: system calls, the network
+/// stack, scheduling), in nanoseconds (from /proc/<pid>/stat, all threads).
+func processCPUNanoseconds(pid: Int32) -> (total: Int64, kernel: Int64)? {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
         let close = text.lastIndex(of: ")")
     else { return nil }
@@ -121,7 +122,7 @@ func processCPUNanoseconds(pid: Int32) -> Int64? {
     let fields = text[text.index(after: close)...].split(separator: " ")
     guard fields.count > 13, let user = Int64(fields[11]), let system = Int64(fields[12]) else { return nil }
     let ticks = Int64(sysconf(Int32(_SC_CLK_TCK)))
-    return (user + system) * 1_000_000_000 / ticks
+    return ((user + system) * 1_000_000_000 / ticks, system * 1_000_000_000 / ticks)
 }
 
 func ownCPUNanoseconds() -> Int64 {

@@ -133,6 +133,7 @@ func describe(_ gateway: String, _ mode: CallMode, _ figures: LoadFigures) -> St
     func ms(_ ns: Double) -> String { String(format: "%.2f", ns / 1e6) }
     let both = figures.toTrunk.latencies + figures.toWeb.latencies
     return "| \(gateway) | \(mode.rawValue) | \(figures.calls) | " + String(format: "%.3f", figures.cpuMillisecondsPerCallSecond)
+        + " | " + String(format: "%.3f", figures.kernelMillisecondsPerCallSecond)
         + " | " + String(format: "%.3f", figures.toTrunk.lossPercent) + " | " + String(format: "%.3f", figures.toWeb.lossPercent)
         + " | \(ms(percentile(figures.toTrunk.latencies, 0.5))) / \(ms(percentile(figures.toTrunk.latencies, 0.99)))"
         + " | \(ms(percentile(figures.toWeb.latencies, 0.5))) / \(ms(percentile(figures.toWeb.latencies, 0.99)))"
@@ -177,14 +178,15 @@ if overloadMaxLoad > 0 && gateways.contains("tandem") {
 }
 
 say("")
-say("| gateway | mode | calls | CPU ms per call-second | loss % to trunk | loss % to browser | latency ms to trunk p50 / p99 | to browser p50 / p99 | both p50 / p99 | generator CPU ms per call-second | SRTP profile |")
-say("|---|---|---|---|---|---|---|---|---|---|---|")
+say("| gateway | mode | calls | CPU ms per call-second | of which in the kernel | loss % to trunk | loss % to browser | latency ms to trunk p50 / p99 | to browser p50 / p99 | both p50 / p99 | generator CPU ms per call-second | SRTP profile |")
+say("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for line in lines { say(line) }
 say("")
 for mode in modes {
     guard let tandem = results["tandem.\(mode.rawValue)"], let rtpengine = results["rtpengine.\(mode.rawValue)"] else { continue }
     let ratio = tandem.cpuMillisecondsPerCallSecond / rtpengine.cpuMillisecondsPerCallSecond
     let target = mode == .transcoded ? "at most 0.33" : "at most 0.50"
-    say(String(format: "%@: Tandem / rtpengine CPU per call-second = %.3f (target: %@)", mode.rawValue, ratio, target))
+    say(String(format: "%@: Tandem / rtpengine CPU per call-second = %.3f (target: %@); Tandem's kernel time alone = %.3f of rtpengine's whole",
+               mode.rawValue, ratio, target, tandem.kernelMillisecondsPerCallSecond / rtpengine.cpuMillisecondsPerCallSecond))
 }
 if let overloadLine { say(overloadLine) }
