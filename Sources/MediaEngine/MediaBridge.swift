@@ -99,9 +99,7 @@ public final class MediaBridge {
     }
 
     /// When `timeout(now:)` has made-up DTMF packets to send next (nil: none queued).
-    public var nextDeadline: NIODeadline? {
-        [toTrunk.nextDigitDeadline, toWeb.nextDigitDeadline].compactMap { $0 }.min()
-    }
+    public var nextDeadline: NIODeadline? { earliest(toTrunk.nextDigitDeadline, toWeb.nextDigitDeadline) }
 
     /// The DTMF packets Tandem makes up (SIP INFO digits, digits detected in band) that are due
     /// at `now`: the start packet, an update every 50 ms, then the end packet three times

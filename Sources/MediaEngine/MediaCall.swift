@@ -130,12 +130,12 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
 
     private func fromWeb(_ packet: [UInt8]) {
         guard let trunk else { return }
-        for out in bridge.fromWeb(packet) { trunk.send(rtp: out) }
+        for out in bridge.fromWeb(packet) { trunk.sendOnLoop(rtp: out) }
     }
 
     private func fromTrunk(_ packet: [UInt8]) {
         guard let web else { return }
-        for out in bridge.fromTrunk(packet) { web.send(rtp: out) }
+        for out in bridge.fromTrunk(packet) { web.sendOnLoop(rtp: out) }
         if digitTimer == nil, bridge.nextDeadline != nil { scheduleDigits() }  // a digit detected in band
     }
 
@@ -150,8 +150,8 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
             self.digitTimer = nil
             self.digitTimerAt = nil
             let (toTrunk, toWeb) = self.bridge.timeout(now: .now())
-            for packet in toTrunk { self.trunk?.send(rtp: packet) }
-            for packet in toWeb { self.web?.send(rtp: packet) }
+            for packet in toTrunk { self.trunk?.sendOnLoop(rtp: packet) }
+            for packet in toWeb { self.web?.sendOnLoop(rtp: packet) }
             self.scheduleDigits()
         }
     }

@@ -13,6 +13,14 @@ import Glibc
 import NIOCore
 import NIOPosix
 
+/// The earlier of two optional deadlines (asked on every packet: no array, no allocation).
+@inline(__always)
+func earliest(_ a: NIODeadline?, _ b: NIODeadline?) -> NIODeadline? {
+    guard let a else { return b }
+    guard let b else { return a }
+    return min(a, b)
+}
+
 /// A media socket that could not be opened.
 public struct MediaSocketError: Error, CustomStringConvertible {
     public var description: String
@@ -125,11 +133,14 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
         if sent < 0 { sendFailures += 1 }
     }
 
+    /// What runs when the timer fires; set once by the leg driver.
+    var onTimer: () -> Void = {}
+
     /// Makes sure the timer fires at `deadline` or before (none when nil). A timer already due
     /// earlier is kept: the core's deadline moves with nearly every packet (media timeout, reports),
     /// and replacing a timer per packet would cost more than the packet; an early firing finds
     /// nothing due and the driver schedules again.
-    func schedule(at deadline: NIODeadline?, _ fire: @escaping () -> Void) {
+    func schedule(at deadline: NIODeadline?) {
         guard let deadline else {
             timer?.cancel()
             timer = nil
@@ -140,9 +151,10 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
         timer?.cancel()
         timerDeadline = deadline
         timer = eventLoop.scheduleTask(deadline: deadline) { [weak self] in
-            self?.timer = nil
-            self?.timerDeadline = nil
-            fire()
+            guard let self else { return }
+            self.timer = nil
+            self.timerDeadline = nil
+            self.onTimer()
         }
     }
 

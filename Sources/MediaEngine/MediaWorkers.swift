@@ -1,8 +1,8 @@
 // The worker pool for media: one MultiThreadedEventLoopGroup, one loop per thread. Each loop
 // measures its own thread's CPU time (CLOCK_THREAD_CPUTIME_ID) four times a second, so admission
-// control knows how busy each loop really is. A new call goes to the least busy loop; when even
-// that one is over the configured load, the call is refused (503) so the calls already on the
-// loops keep their packets.
+// control knows how busy each loop really is. A new call goes to the loop with the fewest calls
+// among those under the configured load; when every loop is over it, the call is refused (503)
+// so the calls already on the loops keep their packets.
 
 import NIOCore
 import NIOPosix
@@ -37,11 +37,14 @@ public final class MediaWorkers: Sendable {
     /// Each loop's CPU share (0-1, smoothed over about a second) and its calls.
     public var loads: [(load: Double, calls: Int)] { state.withLock { $0 } }
 
-    /// Pins a new call to the least busy loop, or returns nil when every loop is over `maxLoad`.
+    /// Pins a new call to the loop with the fewest calls among those under `maxLoad` (the less
+    /// busy one on a tie), or returns nil when every loop is over it. Calls are spread by count
+    /// because the measured load lags by about a second: calls set up together would otherwise
+    /// all land on whichever loop looked idle when they came.
     public func admit(maxLoad: Double) -> (index: Int, loop: any EventLoop)? {
         state.withLock { state -> (Int, any EventLoop)? in
-            guard let best = state.indices.min(by: { (state[$0].load, state[$0].calls) < (state[$1].load, state[$1].calls) }),
-                state[best].load <= maxLoad
+            guard let best = state.indices.filter({ state[$0].load <= maxLoad })
+                .min(by: { (state[$0].calls, state[$0].load) < (state[$1].calls, state[$1].load) })
             else { return nil }
             state[best].calls += 1
             return (best, loops[best])

@@ -47,6 +47,10 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
         try await eventLoop.submit { [rtcpSocket] in
             leg.rtpSocket = rtpSocket
             leg.rtcpSocket = rtcpSocket
+            rtpSocket.onTimer = { [weak leg] in
+                guard let leg else { return }
+                leg.perform(leg.core.timeout(now: .now()))
+            }
             leg.ready = true
             leg.reschedule()
         }.get()
@@ -58,11 +62,14 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
     /// Sends an RTP packet to the trunk (not while on hold).
     public func send(rtp packet: [UInt8]) {
         if eventLoop.inEventLoop {
-            perform(core.send(rtp: packet, now: .now()))
+            sendOnLoop(rtp: packet)
         } else {
-            eventLoop.execute { self.perform(self.core.send(rtp: packet, now: .now())) }
+            eventLoop.execute { self.sendOnLoop(rtp: packet) }
         }
     }
+
+    /// `send(rtp:)` from the leg's own loop (the bridge), without asking which thread this is.
+    func sendOnLoop(rtp packet: [UInt8]) { perform(core.send(rtp: packet, now: .now())) }
 
     /// A new remote address and direction after a re-INVITE (hold, resume, a moved peer).
     public func update(remote: SocketAddress?, direction: RTPLegCore.Direction) {
@@ -118,10 +125,5 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
         reschedule()
     }
 
-    private func reschedule() {
-        rtpSocket.schedule(at: core.nextDeadline) { [weak self] in
-            guard let self else { return }
-            self.perform(self.core.timeout(now: .now()))
-        }
-    }
+    private func reschedule() { rtpSocket.schedule(at: core.nextDeadline) }
 }

@@ -37,13 +37,20 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
     /// arrives is kept (up to 64 datagrams) for the core `attach` brings.
     public static func listen(address: String, port: Int, on eventLoop: any EventLoop) async throws -> WebRTCLeg {
         let leg = WebRTCLeg()
-        leg.socket = try await MediaSocket.bind(address: address, port: port, on: eventLoop) { bytes, source in
+        let socket = try await MediaSocket.bind(address: address, port: port, on: eventLoop) { bytes, source in
             if let core = leg.core {
                 leg.perform(core.receive(bytes, from: source, now: .now()))
             } else if leg.early.count < Self.earlyLimit {
                 leg.early.append((bytes, source))
             }
         }
+        try await eventLoop.submit {
+            socket.onTimer = { [weak leg] in
+                guard let leg, let core = leg.core else { return }
+                leg.perform(core.timeout(now: .now()))
+            }
+        }.get()
+        leg.socket = socket
         return leg
     }
 
@@ -70,11 +77,14 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
     /// Sends an RTP packet (encrypted by the core) to the browser, once connected.
     public func send(rtp packet: [UInt8]) {
         if eventLoop.inEventLoop {
-            if let core { perform(core.send(rtp: packet)) }
+            sendOnLoop(rtp: packet)
         } else {
-            eventLoop.execute { if let core = self.core { self.perform(core.send(rtp: packet)) } }
+            eventLoop.execute { self.sendOnLoop(rtp: packet) }
         }
     }
+
+    /// `send(rtp:)` from the leg's own loop (the bridge), without asking which thread this is.
+    func sendOnLoop(rtp packet: [UInt8]) { if let core { perform(core.send(rtp: packet)) } }
 
     /// Restarts ICE (a re-INVITE with new credentials) on the leg's loop.
     public func restartICE(local: ICECredentials, remoteUfrag: String, remotePassword: String) {
@@ -117,10 +127,5 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
         reschedule()
     }
 
-    private func reschedule() {
-        socket.schedule(at: core?.nextDeadline) { [weak self] in
-            guard let self, let core = self.core else { return }
-            self.perform(core.timeout(now: .now()))
-        }
-    }
+    private func reschedule() { socket.schedule(at: core?.nextDeadline) }
 }

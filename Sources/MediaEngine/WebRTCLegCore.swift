@@ -145,7 +145,7 @@ public final class WebRTCLegCore {
     /// Whether SRTP keys exist and a pair is selected: media can be sent.
     public var isConnected: Bool { outbound != nil && selected != nil && !failed }
 
-    public var nextDeadline: NIODeadline? { [ice.nextDeadline, dtls.nextDeadline, isConnected ? nextReport : nil].compactMap { $0 }.min() }
+    public var nextDeadline: NIODeadline? { earliest(earliest(ice.nextDeadline, dtls.nextDeadline), isConnected ? nextReport : nil) }
 
     // MARK: Input
 

@@ -130,7 +130,7 @@ public struct MediaSettings: Sendable, Equatable {
     public var rtpTimeout: Duration = .seconds(60)
     /// Only accept RTP from the address in the trunk's SDP (no latching).
     public var strictSource: Bool = false
-    /// Admission control: new calls get 503 when the least busy worker loop is over this share
+    /// Admission control: new calls get 503 when every worker loop is over this share
     /// of one CPU (percent).
     public var maxLoad: Int = 85
     /// How often the sockets of a transcoded (and of a relayed) call are read, in batches; zero
