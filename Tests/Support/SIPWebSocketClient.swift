@@ -20,29 +20,36 @@ public struct WebSocketTestConnection: Sendable {
         let loop = group.next()
         let frames = Inbox<WebSocketFrame>(eventLoop: loop)
         let upgraded = loop.makePromise(of: HTTPResponseHead.self)
-        let channel = try await ClientBootstrap(group: loop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let upgrader = NIOWebSocketClientUpgrader(
-                        maxFrameSize: 1 << 16, automaticErrorHandling: false,
-                        upgradePipelineHandler: { channel, response in
-                            channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(InboxHandler<WebSocketFrame>(frames))
-                                upgraded.succeed(response)
-                            }
-                        })
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+        // A refused connection (a daemon still starting) must still complete the promise.
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: loop)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let upgrader = NIOWebSocketClientUpgrader(
+                            maxFrameSize: 1 << 16, automaticErrorHandling: false,
+                            upgradePipelineHandler: { channel, response in
+                                channel.eventLoop.makeCompletedFuture {
+                                    try channel.pipeline.syncOperations.addHandler(InboxHandler<WebSocketFrame>(frames))
+                                    upgraded.succeed(response)
+                                }
+                            })
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers(withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+                    }
                 }
-            }
-            .connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: port)).get()
+                .connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: port)).get()
+        } catch {
+            upgraded.fail(error)
+            throw error
+        }
         let headers = HTTPHeaders([("Host", "127.0.0.1:\(port)"), ("Sec-WebSocket-Protocol", "sip"), ("Content-Length", "0")])
+        loop.scheduleTask(in: .seconds(5)) { upgraded.fail(TestTimeout(what: "the WebSocket upgrade")) }
         // Head and end in one go: the server may answer 101 as soon as it has the head, after which
         // the client pipeline takes only frames.
         try await loop.flatSubmit {
             channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: headers)), promise: nil)
             return channel.writeAndFlush(HTTPClientRequestPart.end(nil))
         }.get()
-        loop.scheduleTask(in: .seconds(5)) { upgraded.fail(TestTimeout(what: "the WebSocket upgrade")) }
         let response = try await upgraded.futureResult.get()
         return WebSocketTestConnection(channel: channel, frames: frames, response: response)
     }
