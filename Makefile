@@ -8,10 +8,12 @@ UNITDIR   ?= /etc/systemd/system
 CONFIG    ?= config/tandem.yaml
 RELEASE   := .build/release
 
-# make bench: calls per load run and the measured window in seconds (after a 3 s warm-up).
+# make bench: calls per load run, the measured window in seconds (after a 3 s warm-up), and how
+# many alternating rounds through each gateway the comparison takes the median of.
 TANDEM_LOAD_CALLS   ?= 30
 TANDEM_LOAD_SECONDS ?= 20
-export TANDEM_LOAD_CALLS TANDEM_LOAD_SECONDS
+TANDEM_LOAD_ROUNDS  ?= 3
+export TANDEM_LOAD_CALLS TANDEM_LOAD_SECONDS TANDEM_LOAD_ROUNDS
 
 .PHONY: help deps test-deps build debug run check-config test bench install uninstall clean
 
@@ -21,7 +23,7 @@ help:
 	@echo "make build         release build of tandemd and tandemctl"
 	@echo "make bench         benchmarks (release): micro-benchmarks, the transcode pipeline against bare"
 	@echo "                   libopus + libsrtp, and a load run through tandemd and rtpengine"
-	@echo "                   (TANDEM_LOAD_CALLS=$(TANDEM_LOAD_CALLS) TANDEM_LOAD_SECONDS=$(TANDEM_LOAD_SECONDS))"
+	@echo "                   (TANDEM_LOAD_CALLS=$(TANDEM_LOAD_CALLS) TANDEM_LOAD_SECONDS=$(TANDEM_LOAD_SECONDS) TANDEM_LOAD_ROUNDS=$(TANDEM_LOAD_ROUNDS))"
 	@echo "make check-config  check $(CONFIG) without starting"
 	@echo "make install       binaries to $(PREFIX)/bin, config to $(CONFDIR), unit to $(UNITDIR), user 'tandem'"
 	@echo "make deps          install the missing Debian build packages"

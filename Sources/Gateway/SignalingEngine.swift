@@ -22,12 +22,23 @@ public struct DrainOutcome: Sendable, Equatable {
 }
 
 public actor SignalingEngine {
-    /// Any change to the core (a message, a timeout, a hang-up, a reload) makes the cached
-    /// deadline stale: the 20 ms tick then asks the core again, and otherwise only compares.
-    /// Asking walks every transaction and call, far too much for 50 times a second under load.
-    private var core: SignalingCore<SIPDestination> { didSet { deadlineKnown = false } }
+    /// Timers: the engine sleeps until the core's next deadline (at most a second), and any change
+    /// to the core (a message, a timeout, a hang-up, a reload) makes that deadline stale and wakes
+    /// the timer within 20 ms (T1 granularity) to ask again. Asking walks every transaction and
+    /// call, so it is done at most once per 20 ms, never per message; and with calls up and no
+    /// signaling, the engine sleeps instead of waking 50 times a second.
+    private var core: SignalingCore<SIPDestination> {
+        didSet {
+            deadlineKnown = false
+            if !ticking { wakeTimer() }
+        }
+    }
     private var deadlineKnown = false
     private var deadline: NIODeadline?
+    private var timer: Task<Void, Never>?
+    private var timerWake = NIODeadline.uptimeNanoseconds(0)
+    private var ticking = false
+    private static let granularity = TimeAmount.milliseconds(20)
     private let transport: SIPTransportLayer
     private let logger: Logger
     private var callEndedHandler: (@Sendable ([CallRecord]) -> Void)?
@@ -139,13 +150,11 @@ public actor SignalingEngine {
 
     /// Runs until the transport closes: messages in order, timers at T1 granularity or better.
     public func run() async {
-        let ticker = Task { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(20))
-                await self?.tick()
-            }
+        startTimer(after: Self.granularity)
+        defer {
+            timer?.cancel()
+            timer = nil
         }
-        defer { ticker.cancel() }
         for await event in transport.events {
             switch event {
             case .message(let message):
@@ -171,13 +180,37 @@ public actor SignalingEngine {
     }
 
     private func tick() async {
+        ticking = true
         let now = NIODeadline.now()
         if !deadlineKnown {
             deadline = core.nextDeadline
             deadlineKnown = true
         }
-        guard let deadline, deadline <= now else { return }
-        await perform(core.timeout(now: now))
+        if let deadline, deadline <= now { await perform(core.timeout(now: now)) }
+        if !deadlineKnown {
+            deadline = core.nextDeadline
+            deadlineKnown = true
+        }
+        ticking = false
+        // Next: the core's deadline, no sooner than the granularity and no later than a second.
+        let wait = deadline.map { min(max($0 - .now(), Self.granularity), .seconds(1)) } ?? .seconds(1)
+        startTimer(after: wait)
+    }
+
+    private func startTimer(after delay: TimeAmount) {
+        timer?.cancel()
+        timerWake = .now() + delay
+        timer = Task { [weak self] in
+            try? await Task.sleep(nanoseconds: UInt64(max(0, delay.nanoseconds)))
+            guard !Task.isCancelled else { return }
+            await self?.tick()
+        }
+    }
+
+    /// The core changed: its deadline may be sooner than the timer's wake-up.
+    private func wakeTimer() {
+        guard timer != nil, timerWake > .now() + Self.granularity else { return }
+        startTimer(after: Self.granularity)
     }
 
     private func perform(_ effects: [SignalingEffect<SIPDestination>]) async {

@@ -9,7 +9,10 @@
 // TANDEM_LOAD_GATEWAYS (tandem,rtpengine), TANDEM_LOAD_WORKERS (tandemd worker loops, default
 // one per core), TANDEM_LOAD_OVERLOAD_MAX_LOAD (media.max_load for the overload run, default 5;
 // 0 skips it), TANDEM_LOAD_MEDIA (extra keys for tandemd's media section, `;`-separated, such
-// as `relayed_read_interval: 10ms`).
+// as `relayed_read_interval: 10ms`), TANDEM_LOAD_ROUNDS (default 1: each mode runs through every
+// gateway this many times, alternating, and the comparison uses each gateway's median; this
+// machine's figures move by a fifth between runs, so alternating rounds keep drift from favouring
+// one gateway).
 // The generator shares the machine with the gateway under test; it is kept cheap (pre-encoded
 // audio, one sender and one receiver thread) and its own CPU is reported too.
 
@@ -28,6 +31,7 @@ let seconds = Double(environment["TANDEM_LOAD_SECONDS"] ?? "") ?? 20
 let warmup = Double(environment["TANDEM_LOAD_WARMUP"] ?? "") ?? 3
 let modes = (environment["TANDEM_LOAD_MODES"] ?? "transcoded,relayed").split(separator: ",").compactMap { CallMode(rawValue: String($0)) }
 let gateways = (environment["TANDEM_LOAD_GATEWAYS"] ?? "tandem,rtpengine").split(separator: ",").map(String.init)
+let rounds = max(1, Int(environment["TANDEM_LOAD_ROUNDS"] ?? "") ?? 1)
 let binDirectory = environment["TANDEM_BIN_DIR"]
     ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
 let tandemd = binDirectory + "/tandemd"
@@ -142,24 +146,34 @@ func describe(_ gateway: String, _ mode: CallMode, _ figures: LoadFigures) -> St
         + " | \(figures.profiles.joined(separator: ", ")) |"
 }
 
-say("tandem-load: \(callCount) calls, \(Int(warmup)) s warm-up, \(Int(seconds)) s measured, 50 packets/s each way per call")
-var results: [String: LoadFigures] = [:]
+say("tandem-load: \(callCount) calls, \(Int(warmup)) s warm-up, \(Int(seconds)) s measured, 50 packets/s each way per call"
+    + (rounds > 1 ? ", \(rounds) rounds" : ""))
+var results: [String: [LoadFigures]] = [:]
 var lines: [String] = []
 for mode in modes {
-    for gateway in gateways {
-        say("==> \(gateway), \(mode.rawValue) ...")
-        do {
-            let figures = gateway == "tandem" ? try await runTandem(mode) : try runRTPEngine(mode)
-            results["\(gateway).\(mode.rawValue)"] = figures
-            lines.append(describe(gateway, mode, figures))
-            say(lines.last!)
-            if mode == .relayed {
-                say("    payload toward the trunk byte for byte as the browser sent it: \(figures.toTrunk.payloadIdentical) packets, changed: \(figures.toTrunk.payloadChanged)")
+    for round in 1...rounds {
+        for gateway in gateways {
+            say("==> \(gateway), \(mode.rawValue)" + (rounds > 1 ? ", round \(round)" : "") + " ...")
+            do {
+                let figures = gateway == "tandem" ? try await runTandem(mode) : try runRTPEngine(mode)
+                results["\(gateway).\(mode.rawValue)", default: []].append(figures)
+                lines.append(describe(gateway, mode, figures))
+                say(lines.last!)
+                if mode == .relayed {
+                    say("    payload toward the trunk byte for byte as the browser sent it: \(figures.toTrunk.payloadIdentical) packets, changed: \(figures.toTrunk.payloadChanged)")
+                }
+            } catch {
+                say("    \(gateway) \(mode.rawValue) failed: \(error)")
             }
-        } catch {
-            say("    \(gateway) \(mode.rawValue) failed: \(error)")
         }
     }
+}
+
+/// The middle value (the mean of the middle two for an even count).
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return .nan }
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
 let overloadMaxLoad = Int(environment["TANDEM_LOAD_OVERLOAD_MAX_LOAD"] ?? "") ?? 5
@@ -184,9 +198,14 @@ for line in lines { say(line) }
 say("")
 for mode in modes {
     guard let tandem = results["tandem.\(mode.rawValue)"], let rtpengine = results["rtpengine.\(mode.rawValue)"] else { continue }
-    let ratio = tandem.cpuMillisecondsPerCallSecond / rtpengine.cpuMillisecondsPerCallSecond
+    let tandemCPU = median(tandem.map(\.cpuMillisecondsPerCallSecond))
+    let tandemKernel = median(tandem.map(\.kernelMillisecondsPerCallSecond))
+    let rtpengineCPU = median(rtpengine.map(\.cpuMillisecondsPerCallSecond))
     let target = mode == .transcoded ? "at most 0.33" : "at most 0.50"
+    let perRound = zip(tandem, rtpengine).map { String(format: "%.3f", $0.cpuMillisecondsPerCallSecond / $1.cpuMillisecondsPerCallSecond) }
     say(String(format: "%@: Tandem / rtpengine CPU per call-second = %.3f (target: %@); Tandem's kernel time alone = %.3f of rtpengine's whole",
-               mode.rawValue, ratio, target, tandem.kernelMillisecondsPerCallSecond / rtpengine.cpuMillisecondsPerCallSecond))
+               mode.rawValue, tandemCPU / rtpengineCPU, target, tandemKernel / rtpengineCPU)
+        + (rounds > 1 ? String(format: "; medians of %d rounds (%.3f and %.3f ms), round by round %@", tandem.count, tandemCPU, rtpengineCPU,
+                               perRound.joined(separator: ", ")) : ""))
 }
 if let overloadLine { say(overloadLine) }
