@@ -68,7 +68,7 @@ bench: deps
 	$(SWIFT) build -c release --product tandem-load
 	@echo "==> micro-benchmarks and the transcode pipeline"
 	$(RELEASE)/tandem-bench
-	@echo "==> load: $(TANDEM_LOAD_CALLS) calls through tandemd, then through rtpengine (userspace)"
+	@echo "==> load: $(TANDEM_LOAD_CALLS) calls through tandemd and rtpengine (userspace), $(TANDEM_LOAD_ROUNDS) alternating rounds"
 	$(RELEASE)/tandem-load
 
 install: build
