@@ -5,7 +5,7 @@
 // NIO watches the socket and reads it; writes skip the channel pipeline. A media datagram needs
 // none of what NIO's write path offers (promises, write buffering, back-pressure): a UDP send
 // either goes out or is dropped, and the socket is bound by Tandem itself so its descriptor can be
-// written to directly. This halves the user-space cost of a packet's way out.
+// written to directly (performance.md has what this saved).
 
 #if canImport(Glibc)
 import Glibc
@@ -31,8 +31,6 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
     private var channel: (any Channel)?
     /// The bound socket's descriptor while the channel is open (NIO closes it with the channel).
     private var descriptor: CInt = -1
-    /// Datagrams the kernel refused (a full send buffer, an unreachable destination).
-    private(set) var sendFailures = 0
     /// Set while a poller reads the socket (see `MediaPoller`): the poller and the duplicate
     /// descriptor it reads, NIO's reading being switched off.
     private var batched: (poller: MediaPoller, descriptor: CInt)?
@@ -102,15 +100,15 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
 
     var localAddress: SocketAddress? { channel?.localAddress }
 
-    /// Sends datagrams (on the loop), one `sendto` each; what the kernel refuses is dropped and
-    /// counted, as a network would drop it.
+    /// Sends datagrams (on the loop), one `sendto` each; what the kernel refuses (a full send
+    /// buffer, an unreachable destination) is dropped, as a network would drop it.
     func send(_ datagrams: [(bytes: [UInt8], to: SocketAddress)]) {
         for datagram in datagrams { send(datagram.bytes, to: datagram.to) }
     }
 
     func send(_ bytes: [UInt8], to destination: SocketAddress) {
         guard descriptor >= 0 else { return }
-        let sent = bytes.withUnsafeBytes { payload -> Int in
+        _ = bytes.withUnsafeBytes { payload -> Int in
             switch destination {
             case .v4(let address):
                 var raw = address.address
@@ -130,7 +128,6 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
                 return -1
             }
         }
-        if sent < 0 { sendFailures += 1 }
     }
 
     /// What runs when the timer fires; set once by the leg driver.
@@ -209,19 +206,21 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
         switch CInt(name.load(as: sa_family_t.self)) {
         case AF_INET where length >= MemoryLayout<sockaddr_in>.size:
             let raw = name.loadUnaligned(as: sockaddr_in.self)
-            var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-            var address = raw.sin_addr
-            guard inet_ntop(AF_INET, &address, &text, socklen_t(text.count)) != nil else { return nil }
-            return SocketAddress(raw, host: String(cString: text))
+            return text(of: raw.sin_addr, family: AF_INET).map { SocketAddress(raw, host: $0) }
         case AF_INET6 where length >= MemoryLayout<sockaddr_in6>.size:
             let raw = name.loadUnaligned(as: sockaddr_in6.self)
-            var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-            var address = raw.sin6_addr
-            guard inet_ntop(AF_INET6, &address, &text, socklen_t(text.count)) != nil else { return nil }
-            return SocketAddress(raw, host: String(cString: text))
+            return text(of: raw.sin6_addr, family: AF_INET6).map { SocketAddress(raw, host: $0) }
         default:
             return nil
         }
+    }
+
+    /// An IP address as text (inet_ntop).
+    private static func text<Address>(of address: Address, family: CInt) -> String? {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let written = withUnsafeBytes(of: address) { inet_ntop(family, $0.baseAddress, &text, socklen_t(text.count)) != nil }
+        guard written else { return nil }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

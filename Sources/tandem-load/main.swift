@@ -107,7 +107,7 @@ func runOverload(maxLoad: Int) async throws -> (figures: LoadFigures, refused: I
             let answer = try await gateway.place(call)
             try call.connect(answer: answer)
         }
-        nonisolated(unsafe) let running = calls  // handed to the media thread; this task only places new calls
+        let running = calls  // handed to the media thread; this task only places new calls
         let pid = gateway.pid
         let media = Task.detached { try runLoad(calls: running, audio: audio, gatewayPID: pid, warmup: warmup, seconds: seconds) }
         // The loops' load is measured over about a second: give it time to show, then knock.
