@@ -1,6 +1,9 @@
 // A trunk RTP leg on real loopback sockets: it latches on the trunk's first packet and sends
 // back to where the trunk sends from (symmetric RTP), with reports on the RTCP port.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import MediaEngine
 import NIOCore
 import NIOPosix
@@ -97,6 +100,55 @@ final class RTPLegSocketTests: XCTestCase {
                                           core: RTPLegCore(remote: try SocketAddress(ipAddress: "127.0.0.1", port: 9), now: .now()),
                                           onEvent: { _ in }, onRTP: { _ in })
         await again.close()
+        try await group.shutdownGracefully()
+    }
+
+    /// Batched reads on an IPv6 leg: the source comes from a sockaddr_in6, and the leg latches on
+    /// it and answers there.
+    func testBatchedReadsOnIPv6() async throws {
+        let peer = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(peer) }
+        var local = sockaddr_in6()
+        local.sin6_family = sa_family_t(AF_INET6)
+        local.sin6_addr = in6addr_loopback
+        var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        let bound = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(peer, $0, length) == 0 && getsockname(peer, $0, &length) == 0 }
+        }
+        guard bound else { throw XCTSkip("no IPv6 loopback here") }
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let peerPort = Int(UInt16(bigEndian: local.sin6_port))
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let received = Mutex<[[UInt8]]>([])
+        let events = Mutex<[RTPLegEvent]>([])
+        let core = RTPLegCore(remote: try SocketAddress(ipAddress: "::1", port: 9), settings: .init(rtcpMux: true), now: .now())
+        let leg = try await RTPLeg.open(address: "::1", port: 0, on: group.next(), core: core,
+                                        onEvent: { event in events.withLock { $0.append(event) } },
+                                        onRTP: { packet in received.withLock { $0.append(packet) } })
+        leg.readInBatches(every: .milliseconds(5))
+        try await Task.sleep(for: .milliseconds(20))
+        let port = try XCTUnwrap(leg.localAddress?.port)
+
+        var packet = [UInt8](repeating: 0xFF, count: 12 + 160)
+        packet.withUnsafeMutableBytes { RTPHeader.write(marker: false, payloadType: 0, sequenceNumber: 9, timestamp: 1440, ssrc: 5, into: $0) }
+        var target = local
+        target.sin6_port = in_port_t(UInt16(port).bigEndian)
+        _ = withUnsafePointer(to: &target) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                packet.withUnsafeBytes { sendto(peer, $0.baseAddress, $0.count, 0, address, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        }
+        for _ in 0..<100 where received.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(10)) }
+        XCTAssertEqual(received.withLock { $0 }, [packet])
+        XCTAssertEqual(events.withLock { $0 }, [.latched(try SocketAddress(ipAddress: "::1", port: peerPort))])
+
+        leg.send(rtp: packet)
+        var reply = [UInt8](repeating: 0, count: 2048)
+        let count = reply.withUnsafeMutableBytes { recv(peer, $0.baseAddress, $0.count, 0) }
+        XCTAssertEqual(count, packet.count, "sent back to the latched IPv6 source")
+        await leg.close()
         try await group.shutdownGracefully()
     }
 }
