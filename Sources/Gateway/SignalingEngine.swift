@@ -38,6 +38,8 @@ public actor SignalingEngine {
     private var timer: Task<Void, Never>?
     private var timerWake = NIODeadline.uptimeNanoseconds(0)
     private var ticking = false
+    /// Between the start and the end of `run()`: no timer outlives it.
+    private var running = false
     private static let granularity = TimeAmount.milliseconds(20)
     private let transport: SIPTransportLayer
     private let logger: Logger
@@ -150,8 +152,10 @@ public actor SignalingEngine {
 
     /// Runs until the transport closes: messages in order, timers at T1 granularity or better.
     public func run() async {
+        running = true
         startTimer(after: Self.granularity)
         defer {
+            running = false
             timer?.cancel()
             timer = nil
         }
@@ -199,6 +203,7 @@ public actor SignalingEngine {
 
     private func startTimer(after delay: TimeAmount) {
         timer?.cancel()
+        guard running else { return }
         timerWake = .now() + delay
         timer = Task { [weak self] in
             try? await Task.sleep(nanoseconds: UInt64(max(0, delay.nanoseconds)))
