@@ -55,7 +55,7 @@ struct CallMedia {
 
     init(id: String, trunk: Trunk?, webInterface: MediaInterface, trunkInterface: MediaInterface, webProfile: CodecProfile,
          trunkProfile: CodecProfile, dtlsProfile: DTLSProfile, certificate: DTLSCertificate, node: String, mediaTimeout: Duration,
-         strictSource: Bool, readIntervals: (transcoded: Duration, relayed: Duration) = (.zero, .zero)) {
+         strictSource: Bool, readIntervals: (transcoded: Duration, relayed: Duration)) {
         self.id = id
         self.trunk = trunk
         self.webInterface = webInterface

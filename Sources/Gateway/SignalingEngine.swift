@@ -186,19 +186,20 @@ public actor SignalingEngine {
     private func tick() async {
         ticking = true
         let now = NIODeadline.now()
-        if !deadlineKnown {
-            deadline = core.nextDeadline
-            deadlineKnown = true
-        }
-        if let deadline, deadline <= now { await perform(core.timeout(now: now)) }
-        if !deadlineKnown {
-            deadline = core.nextDeadline
-            deadlineKnown = true
-        }
+        if let due = nextDeadline(), due <= now { await perform(core.timeout(now: now)) }
         ticking = false
         // Next: the core's deadline, no sooner than the granularity and no later than a second.
-        let wait = deadline.map { min(max($0 - .now(), Self.granularity), .seconds(1)) } ?? .seconds(1)
+        let wait = nextDeadline().map { min(max($0 - .now(), Self.granularity), .seconds(1)) } ?? .seconds(1)
         startTimer(after: wait)
+    }
+
+    /// The core's next deadline, asked again only when the core has changed since.
+    private func nextDeadline() -> NIODeadline? {
+        if !deadlineKnown {
+            deadline = core.nextDeadline
+            deadlineKnown = true
+        }
+        return deadline
     }
 
     private func startTimer(after delay: TimeAmount) {

@@ -49,14 +49,22 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
     private var web: WebRTCLeg?
     private var trunk: RTPLeg?
     private var failed = false
-    private var digitTimer: Scheduled<Void>?
-    private var digitTimerAt: NIODeadline?
+    /// The bridge's next made-up DTMF packet (RFC 4733 pacing).
+    private let digitTimer: LoopTimer
     private let onFailure: @Sendable (String) -> Void
 
     private init(eventLoop: any EventLoop, bridge: MediaBridge, onFailure: @escaping @Sendable (String) -> Void) {
         self.eventLoop = eventLoop
         self.bridge = bridge
         self.onFailure = onFailure
+        digitTimer = LoopTimer(on: eventLoop)
+        digitTimer.onFire = { [weak self] in
+            guard let self else { return }
+            let (toTrunk, toWeb) = self.bridge.timeout(now: .now())
+            for packet in toTrunk { self.trunk?.sendOnLoop(rtp: packet) }
+            for packet in toWeb { self.web?.sendOnLoop(rtp: packet) }
+            self.scheduleDigits()
+        }
     }
 
     public var mode: MediaBridge.Mode { bridge.mode }
@@ -115,8 +123,7 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
 
     public func close() async {
         let (web, trunk) = (try? await eventLoop.submit { () -> (WebRTCLeg?, RTPLeg?) in
-            self.digitTimer?.cancel()
-            self.digitTimer = nil
+            self.digitTimer.cancel()
             let legs = (self.web, self.trunk)
             self.web = nil
             self.trunk = nil
@@ -136,24 +143,12 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
     private func fromTrunk(_ packet: [UInt8]) {
         guard let web else { return }
         for out in bridge.fromTrunk(packet) { web.sendOnLoop(rtp: out) }
-        if digitTimer == nil, bridge.nextDeadline != nil { scheduleDigits() }  // a digit detected in band
+        if !digitTimer.isSet { scheduleDigits() }  // a digit detected in band
     }
 
-    /// Keeps a timer at the bridge's next made-up DTMF packet (RFC 4733 pacing).
+    /// Keeps the digit timer at the bridge's next made-up DTMF packet, if any.
     private func scheduleDigits() {
-        guard let deadline = bridge.nextDeadline else { return }
-        if digitTimer != nil, let at = digitTimerAt, at <= deadline { return }
-        digitTimer?.cancel()
-        digitTimerAt = deadline
-        digitTimer = eventLoop.scheduleTask(deadline: deadline) { [weak self] in
-            guard let self else { return }
-            self.digitTimer = nil
-            self.digitTimerAt = nil
-            let (toTrunk, toWeb) = self.bridge.timeout(now: .now())
-            for packet in toTrunk { self.trunk?.sendOnLoop(rtp: packet) }
-            for packet in toWeb { self.web?.sendOnLoop(rtp: packet) }
-            self.scheduleDigits()
-        }
+        if let deadline = bridge.nextDeadline { digitTimer.schedule(at: deadline) }
     }
 
     private func fail(_ reason: String) {

@@ -1,6 +1,6 @@
 // One UDP socket of a media leg, bound on the call's event loop: datagrams in go to a handler on
-// that loop, datagrams out are sent at once with one system call each, and one timer follows the
-// leg core's next deadline. The leg drivers (WebRTC, RTP) are this plus their core.
+// that loop, datagrams out are sent at once with one system call each, and one timer (LoopTimer)
+// follows the leg core's next deadline. The leg drivers (WebRTC, RTP) are this plus their core.
 //
 // NIO watches the socket and reads it; writes skip the channel pipeline. A media datagram needs
 // none of what NIO's write path offers (promises, write buffering, back-pressure): a UDP send
@@ -12,14 +12,6 @@ import Glibc
 #endif
 import NIOCore
 import NIOPosix
-
-/// The earlier of two optional deadlines (asked on every packet: no array, no allocation).
-@inline(__always)
-func earliest(_ a: NIODeadline?, _ b: NIODeadline?) -> NIODeadline? {
-    guard let a else { return b }
-    guard let b else { return a }
-    return min(a, b)
-}
 
 /// A media socket that could not be opened.
 public struct MediaSocketError: Error, CustomStringConvertible {
@@ -39,13 +31,14 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
     private var lastSource = sockaddr_storage()
     private var lastSourceLength = 0
     private var lastSourceAddress: SocketAddress?
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: NIODeadline?
+    /// Follows the leg core's next deadline; the leg driver sets what it does.
+    let timer: LoopTimer
     private let onDatagram: ([UInt8], SocketAddress) -> Void
 
     private init(eventLoop: any EventLoop, onDatagram: @escaping ([UInt8], SocketAddress) -> Void) {
         self.eventLoop = eventLoop
         self.onDatagram = onDatagram
+        timer = LoopTimer(on: eventLoop)
     }
 
     /// Binds `address`:`port` on `eventLoop`; `onDatagram` runs on that loop for every datagram.
@@ -130,31 +123,6 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
         }
     }
 
-    /// What runs when the timer fires; set once by the leg driver.
-    var onTimer: () -> Void = {}
-
-    /// Makes sure the timer fires at `deadline` or before (none when nil). A timer already due
-    /// earlier is kept: the core's deadline moves with nearly every packet (media timeout, reports),
-    /// and replacing a timer per packet would cost more than the packet; an early firing finds
-    /// nothing due and the driver schedules again.
-    func schedule(at deadline: NIODeadline?) {
-        guard let deadline else {
-            timer?.cancel()
-            timer = nil
-            timerDeadline = nil
-            return
-        }
-        if timer != nil, let current = timerDeadline, current <= deadline { return }
-        timer?.cancel()
-        timerDeadline = deadline
-        timer = eventLoop.scheduleTask(deadline: deadline) { [weak self] in
-            guard let self else { return }
-            self.timer = nil
-            self.timerDeadline = nil
-            self.onTimer()
-        }
-    }
-
     /// From now on, reads the socket every `interval` (in batches) instead of as each datagram
     /// arrives; on the loop. Nothing changes if the poller cannot take the socket.
     func readInBatches(every interval: TimeAmount) {
@@ -172,8 +140,7 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
 
     func close() async {
         try? await eventLoop.submit {
-            self.timer?.cancel()
-            self.timer = nil
+            self.timer.cancel()
             if let (poller, copy) = self.batched {
                 poller.remove(copy)
                 Glibc.close(copy)

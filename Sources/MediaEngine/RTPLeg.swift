@@ -47,7 +47,7 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
         try await eventLoop.submit { [rtcpSocket] in
             leg.rtpSocket = rtpSocket
             leg.rtcpSocket = rtcpSocket
-            rtpSocket.onTimer = { [weak leg] in
+            rtpSocket.timer.onFire = { [weak leg] in
                 guard let leg else { return }
                 leg.perform(leg.core.timeout(now: .now()))
             }
@@ -125,5 +125,5 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
         reschedule()
     }
 
-    private func reschedule() { rtpSocket.schedule(at: core.nextDeadline) }
+    private func reschedule() { rtpSocket.timer.schedule(at: core.nextDeadline) }
 }

@@ -45,7 +45,7 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
             }
         }
         try await eventLoop.submit {
-            socket.onTimer = { [weak leg] in
+            socket.timer.onFire = { [weak leg] in
                 guard let leg, let core = leg.core else { return }
                 leg.perform(core.timeout(now: .now()))
             }
@@ -127,5 +127,5 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
         reschedule()
     }
 
-    private func reschedule() { socket.schedule(at: core?.nextDeadline) }
+    private func reschedule() { socket.timer.schedule(at: core?.nextDeadline) }
 }

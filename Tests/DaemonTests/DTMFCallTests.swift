@@ -101,6 +101,18 @@ final class DTMFCallTests: XCTestCase {
         return events
     }
 
+    /// Starts a WebRTC peer, places its offer as user 1001 calling 2000 (the sipp trunk) and hands
+    /// it Tandem's answer.
+    private func placeCall(_ script: String, arguments: [String], log: String) async throws
+        -> (InteropPeer, BrowserSIPUser, BrowserSIPUser.Call) {
+        let peer = try InteropPeer(script: script, arguments: arguments, log: daemon.directory + "/" + log)
+        let offer = try XCTUnwrap(try peer.next()["sdp"] as? String)
+        let browser = try await BrowserSIPUser(port: wsPort, username: "1001", password: "pw-1001", group: group)
+        let call = try await browser.call("2000", offer: offer)
+        try peer.send(["type": "answer", "sdp": String(decoding: call.answer.body, as: UTF8.self)])
+        return (peer, browser, call)
+    }
+
     private func finish(_ browser: BrowserSIPUser, _ call: BrowserSIPUser.Call) async throws {
         // The browser may have closed its peer connection already (Tandem then sent the BYE).
         let bye = try await browser.hangUp(call)
@@ -116,12 +128,8 @@ final class DTMFCallTests: XCTestCase {
             throw XCTSkip("chromium is not installed (make test-deps installs it)")
         }
         guard InteropPeer.available("chromium_peer.py") else { throw XCTSkip("the interop environment is not installed") }
-        let peer = try InteropPeer(script: "chromium_peer.py", arguments: ["--dtmf", "1234#", "--duration", "1", "--timeout", "40"],
-                                   log: daemon.directory + "/chromium.log")
-        let offer = try XCTUnwrap(try peer.next()["sdp"] as? String)
-        let browser = try await BrowserSIPUser(port: wsPort, username: "1001", password: "pw-1001", group: group)
-        let call = try await browser.call("2000", offer: offer)
-        try peer.send(["type": "answer", "sdp": String(decoding: call.answer.body, as: UTF8.self)])
+        let (peer, browser, call) = try await placeCall(
+            "chromium_peer.py", arguments: ["--dtmf", "1234#", "--duration", "1", "--timeout", "40"], log: "chromium.log")
         let result = try peer.next()
         XCTAssertEqual(result["dtmfPlayed"] as? String, "1234#", "\(result)")
         try await Task.sleep(for: .milliseconds(500))
@@ -147,12 +155,8 @@ final class DTMFCallTests: XCTestCase {
 
     func testSIPInfoDigitsReachTheTrunkAsEvents() async throws {
         guard InteropPeer.available("aiortc_peer.py") else { throw XCTSkip("the interop environment is not installed") }
-        let peer = try InteropPeer(script: "aiortc_peer.py", arguments: ["--codecs", "opus", "--duration", "3", "--timeout", "25"],
-                                   log: daemon.directory + "/aiortc.log")
-        let offer = try XCTUnwrap(try peer.next()["sdp"] as? String)
-        let browser = try await BrowserSIPUser(port: wsPort, username: "1001", password: "pw-1001", group: group)
-        let call = try await browser.call("2000", offer: offer)
-        try peer.send(["type": "answer", "sdp": String(decoding: call.answer.body, as: UTF8.self)])
+        let (peer, browser, call) = try await placeCall(
+            "aiortc_peer.py", arguments: ["--codecs", "opus", "--duration", "3", "--timeout", "25"], log: "aiortc.log")
         try await Task.sleep(for: .seconds(1))
         for digit in ["5", "#"] {
             let ok = try await browser.info(call, body: "Signal=\(digit)\r\nDuration=160\r\n", contentType: "application/dtmf-relay")

@@ -99,17 +99,8 @@ final class GatewayEndToEndTests: XCTestCase {
 
     private func request(_ method: SIPMethod, uri: String, to: String, callID: String, cseq: UInt32, branch: String = TransactionLayer<String>.newBranch(),
                          body: [UInt8] = [], extra: [(String, String)] = []) -> SIPRequest {
-        var headers = SIPHeaders()
-        headers.add("Via", "SIP/2.0/WS abc123.invalid;branch=\(branch)")
-        headers.add("Max-Forwards", "70")
-        headers.add("From", "\"Alice\" <sip:1001@127.0.0.1>;tag=browser1")
-        headers.add("To", to)
-        headers.add("Call-ID", callID)
-        headers.add("CSeq", "\(cseq) \(method)")
-        headers.add("Contact", "<sip:x7@abc123.invalid;transport=ws>")
-        for (name, value) in extra { headers.add(name, value) }
-        if !body.isEmpty { headers.add("Content-Type", "application/sdp") }
-        return SIPRequest(method: method, uri: try! SIPURI(parsing: uri), headers: headers, body: body)
+        BrowserSIPUser.request(method, uri: uri, from: "\"Alice\" <sip:1001@127.0.0.1>;tag=browser1", to: to, callID: callID, cseq: cseq,
+                               branch: branch, contact: "<sip:x7@abc123.invalid;transport=ws>", body: body, extra: extra)
     }
 
     /// Skips provisional responses until a final one, collecting the provisional codes.

@@ -35,14 +35,23 @@ public final class BrowserSIPUser: @unchecked Sendable {
 
     public func request(_ method: SIPMethod, uri: String, to: String, callID: String, cseq: UInt32, body: [UInt8] = [],
                         contentType: String = "application/sdp", extra: [(String, String)] = []) -> SIPRequest {
+        Self.request(method, uri: uri, from: "<sip:\(username)@127.0.0.1>;tag=\(tag)", to: to, callID: callID, cseq: cseq,
+                     contact: "<sip:\(username)@abc123.invalid;transport=ws>", body: body, contentType: contentType, extra: extra)
+    }
+
+    /// A request as a browser's SIP-over-WebSocket stack sends it (Via with the `.invalid` host of
+    /// RFC 7118, a `transport=ws` Contact).
+    public static func request(_ method: SIPMethod, uri: String, from: String, to: String, callID: String, cseq: UInt32,
+                               branch: String = TransactionLayer<String>.newBranch(), contact: String, body: [UInt8] = [],
+                               contentType: String = "application/sdp", extra: [(String, String)] = []) -> SIPRequest {
         var headers = SIPHeaders()
-        headers.add("Via", "SIP/2.0/WS abc123.invalid;branch=\(TransactionLayer<String>.newBranch())")
+        headers.add("Via", "SIP/2.0/WS abc123.invalid;branch=\(branch)")
         headers.add("Max-Forwards", "70")
-        headers.add("From", "<sip:\(username)@127.0.0.1>;tag=\(tag)")
+        headers.add("From", from)
         headers.add("To", to)
         headers.add("Call-ID", callID)
         headers.add("CSeq", "\(cseq) \(method)")
-        headers.add("Contact", "<sip:\(username)@abc123.invalid;transport=ws>")
+        headers.add("Contact", contact)
         for (name, value) in extra { headers.add(name, value) }
         if !body.isEmpty { headers.add("Content-Type", contentType) }
         return SIPRequest(method: method, uri: try! SIPURI(parsing: uri), headers: headers, body: body)
