@@ -85,11 +85,11 @@ final class DemoPhoneTests: XCTestCase {
                        "--uac-port", String(LoopbackUDPSocket.freePort()), "--echo-port", String(LoopbackUDPSocket.freePort()),
                        "--sipp-media-port", String(LoopbackUDPSocket.freePort()), "--scenarios", scenarios,
                        "--work", daemon.directory, "--user", "1001", "--password", "pw-1001", "--number", "2000",
-                       "--unrouted", "555", "--screenshot", screenshot]
+                       "--unrouted", "555", "--busy-number", "2001", "--ringing-number", "2002", "--screenshot", screenshot]
         if isolated { command = ["/usr/bin/nsenter", "--net=/proc/\(daemon.pid)/ns/net"] + command }
         let run = try runTool(command[0], Array(command.dropFirst()))
         let logs = { () -> String in
-            let sipp = ["sipp-uas.log.errors", "sipp-uac.log.errors"].compactMap {
+            let sipp = ["sipp-uas.log.errors", "sipp-uas-busy.log.errors", "sipp-uas-ring.log.errors", "sipp-uac.log.errors"].compactMap {
                 try? String(contentsOfFile: daemon.directory + "/" + $0, encoding: .utf8)
             }.joined(separator: "\n")
             return "driver stderr:\n\(run.stderr.suffix(3000))\nsipp:\n\(sipp.suffix(3000))\ntandemd:\n\(daemon.stderr.suffix(3000))"
@@ -122,6 +122,10 @@ final class DemoPhoneTests: XCTestCase {
         XCTAssertGreaterThan(inCall["audioLevel"] as? Double ?? 0, 0, "\(inCall)")
         XCTAssertNotNil(inCall["codec"] as? String, "\(inCall)")
         XCTAssertNotNil(inCall["jitter"] as? Double, "\(inCall)")
+        // The browser offered PCMU, the trunk's codec: Tandem relays the call, and the panel says so.
+        XCTAssertEqual(inCall["path"] as? String, "relayed", "\(inCall)")
+        let inCallPanel = result["inCallPanel"] as? [String: Any] ?? [:]
+        XCTAssertEqual(inCallPanel["s-codec"] as? String, "PCMU/8000 (relayed by the gateway)", "\(inCallPanel)")
         let trunk = result["trunkInCall"] as? [String: Any] ?? [:]
         XCTAssertGreaterThan(trunk["pcmu"] as? Int ?? 0, 100, "\(trunk)")
         XCTAssertEqual(result["dtmfQueued"] as? String, "1234#")
@@ -136,6 +140,59 @@ final class DemoPhoneTests: XCTestCase {
         XCTAssertGreaterThan(resumedCount - heldCount, 50, "audio came back after resume")
         XCTAssertEqual(result["hangup"] as? Bool, true)
         XCTAssertEqual(result["uasExit"] as? Int, 0, logs())
+
+        // Every ending reads the same: the badge says "ended" (and status().call with it) next to
+        // the message for 3 s, then "idle", whether the call was hung up, rejected (404 from
+        // Tandem, 486 from the trunk) or cancelled. And a call that never had media shows an
+        // empty panel, not the figures of the answered call before it.
+        let hungUp = result["afterHangupShown"] as? [String: Any] ?? [:]
+        XCTAssertEqual(hungUp["badge"] as? String, "ended", "\(hungUp)")
+        XCTAssertEqual((hungUp["status"] as? [String: Any])?["call"] as? String, "ended", "\(hungUp)")
+        XCTAssertEqual((hungUp["status"] as? [String: Any])?["message"] as? String, "Call ended", "\(hungUp)")
+        func assertEmptyPanel(_ shown: [String: Any], peer: String, _ what: String) {
+            XCTAssertTrue(shown["stats"] is NSNull, "\(what): \(shown)")
+            let panel = shown["panel"] as? [String: Any] ?? [:]
+            XCTAssertEqual(panel["s-peer"] as? String, peer, "\(what): \(panel)")
+            for cell in ["s-duration", "s-codec", "s-sent", "s-received", "s-lost", "s-jitter", "s-rtt", "s-dtmf"] {
+                XCTAssertEqual(panel[cell] as? String, "-", "\(what): \(cell) in \(panel)")
+            }
+            XCTAssertEqual((panel["s-level"] as? NSNumber)?.doubleValue, 0, "\(what): \(panel)")
+        }
+        for (name, number, code) in [("rejectedAfterCall", "555", 404), ("busy", "2001", 486)] {
+            let call = result[name] as? [String: Any] ?? [:]
+            XCTAssertEqual(call["outcome"] as? String, "rejected", "\(name): \(call)\n\(logs())")
+            let atOnce = call["atOnce"] as? [String: Any] ?? [:]
+            let status = atOnce["status"] as? [String: Any] ?? [:]
+            let message = status["message"] as? String ?? ""
+            XCTAssertTrue(message.hasPrefix("Call rejected: \(code) "), "\(name): \(message)")
+            XCTAssertEqual(atOnce["badge"] as? String, "ended", "\(name): \(atOnce)")
+            XCTAssertEqual(status["call"] as? String, "ended", "\(name): \(status)")
+            XCTAssertEqual(call["badgeLater"] as? String, "ended", "\(name): 1.5 s after the rejection")
+            XCTAssertEqual(call["badgeAfter"] as? String, "idle", "\(name): 3.5 s after the rejection")
+            XCTAssertEqual(call["callAfter"] as? String, "idle", "\(name): 3.5 s after the rejection")
+            assertEmptyPanel(atOnce, peer: number, name)
+        }
+        XCTAssertEqual(result["busyUasExit"] as? Int, 0, logs())
+
+        // Hung up while ringing: the page CANCELs, ACKs the 487 that ends its INVITE (RFC 3261
+        // §17.1.1.3) and ends the call when the 487 arrives, not on its 4 s fallback; the trunk
+        // gets its CANCEL and the ACK for its own 487 (sipp's scenario complete).
+        XCTAssertEqual(result["ringing"] as? Bool, true, logs())
+        XCTAssertEqual(result["cancelHangup"] as? Bool, true)
+        XCTAssertEqual(result["cancelOutcome"] as? String, "cancelled", "\(result["afterCancel"] ?? "")")
+        XCTAssertLessThan(result["cancelSeconds"] as? Double ?? 99, 1.5, "\(result["cancelLog"] ?? "")")
+        let cancelLog = result["cancelLog"] as? [String] ?? []
+        XCTAssertTrue(cancelLog.contains { $0.hasPrefix("\u{2192} CANCEL sip:2002@") }, "\(cancelLog)")
+        let terminated = cancelLog.firstIndex { $0.hasPrefix("\u{2190} SIP/2.0 487 ") }
+        XCTAssertNotNil(terminated, "\(cancelLog)")
+        if let terminated {
+            XCTAssertTrue(cancelLog[(terminated + 1)...].contains { $0.hasPrefix("\u{2192} ACK sip:2002@") }, "no ACK for the 487: \(cancelLog)")
+        }
+        let afterCancel = result["afterCancel"] as? [String: Any] ?? [:]
+        XCTAssertEqual(afterCancel["badge"] as? String, "ended", "\(afterCancel)")
+        XCTAssertEqual((afterCancel["status"] as? [String: Any])?["message"] as? String, "Call cancelled", "\(afterCancel)")
+        assertEmptyPanel(afterCancel, peer: "2002", "cancelled")
+        XCTAssertEqual(result["ringUasExit"] as? Int, 0, logs())
 
         // The trunk calls the page, which answers: audio both ways again.
         XCTAssertEqual(result["incomingAnswered"] as? Bool, true, logs())

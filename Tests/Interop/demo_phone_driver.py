@@ -14,6 +14,10 @@ and a trunk pointing at --trunk-port; this script plays the rest:
     driven through window.tandemPhone over the DevTools protocol: a registration with a wrong
     password (refused), a call to an unrouted number (rejected), registration, a call to
     --number, DTMF, hold, resume, hang-up; a screenshot mid-call if --screenshot is given;
+  - after that call, every other way a call ends, with the call panel and the state badge read
+    from the page: the unrouted number again (404 from Tandem), --busy-number (sipp answers 486,
+    Scenarios/uas-busy.xml) and --ringing-number (sipp rings, Scenarios/uas-ring-cancel.xml),
+    hung up while it rings: the page's SIP log must show the ACK for the 487;
   - sipp as a UAC (Scenarios/uac-echo.xml) calling the registered user; the page answers by
     itself (autoanswer=1) and sipp hangs up after a few seconds.
 
@@ -101,6 +105,37 @@ async def until(devtools, expression, timeout):
     return value
 
 
+# The call panel's figures and the state badge, as the page shows them.
+PANEL = ("Object.fromEntries(Array.from(document.querySelectorAll('#panel td[id]'), td => [td.id, td.textContent])"
+         ".concat([['s-level', document.getElementById('s-level').value]]))")
+BADGE = "document.getElementById('state').textContent"
+
+
+async def shown(devtools):
+    """What the page shows about the call: badge, message, panel, and tandemPhone's view."""
+    return {"badge": await devtools.evaluate(BADGE), "panel": await devtools.evaluate(PANEL),
+            "status": await devtools.evaluate("tandemPhone.status()"), "stats": await devtools.evaluate("tandemPhone.stats()")}
+
+
+async def sip_log_since(devtools, marker):
+    """The page's SIP log (direction and first line, no time) from the last line containing marker."""
+    lines = [line.split(" ", 1)[1] for line in (await devtools.evaluate("document.getElementById('log').textContent")).split("\n")
+             if " " in line]
+    starts = [i for i, line in enumerate(lines) if marker in line]
+    return lines[starts[-1]:] if starts else []
+
+
+async def rejected_call(devtools, number):
+    """Calls a number that is refused; what the page shows at once, 1.5 s and 3.5 s after."""
+    outcome = await asyncio.wait_for(devtools.evaluate(f"tandemPhone.call({json.dumps(number)})"), 20)
+    at_once = await shown(devtools)
+    await asyncio.sleep(1.5)
+    later = await devtools.evaluate(BADGE)
+    await asyncio.sleep(2)
+    return {"outcome": outcome, "atOnce": at_once, "badgeLater": later, "badgeAfter": await devtools.evaluate(BADGE),
+            "callAfter": (await devtools.evaluate("tandemPhone.status()"))["call"]}
+
+
 async def open_phone(devtools, url, timeout=15):
     await devtools.call("Page.enable")
     await devtools.call("Page.navigate", {"url": url})
@@ -145,6 +180,7 @@ async def run(args, result):
         result["outcome"] = await asyncio.wait_for(devtools.evaluate(f"tandemPhone.call({json.dumps(args.number)})"), 20)
         await asyncio.sleep(4)
         result["inCall"] = await devtools.evaluate("tandemPhone.stats()")
+        result["inCallPanel"] = await devtools.evaluate(PANEL)
         result["trunkInCall"] = counter.snapshot()
         if args.screenshot:
             await devtools.call("Emulation.setDeviceMetricsOverride",
@@ -162,9 +198,37 @@ async def run(args, result):
         result["resume"] = await asyncio.wait_for(devtools.evaluate("tandemPhone.resume()"), 15)
         await asyncio.sleep(2.5)
         result["resumed"] = await devtools.evaluate("tandemPhone.stats()")
+        hung_up_at = time.monotonic()
         result["hangup"] = await devtools.evaluate("tandemPhone.hangup()")
         result["afterHangup"] = await devtools.evaluate("tandemPhone.status()")
+        result["afterHangupShown"] = await shown(devtools)
         result["uasExit"] = await wait_process(uas, 15)
+
+        # 3b. Every other ending, after that answered call. The unrouted number (404 from Tandem),
+        # 2 s after the hang-up, so the ended call's own return to idle falls within what is read.
+        await asyncio.sleep(max(0, hung_up_at + 2 - time.monotonic()))
+        result["rejectedAfterCall"] = await rejected_call(devtools, args.unrouted)
+        # A trunk that is busy (486).
+        uas = sipp(["-sf", os.path.join(args.scenarios, "uas-busy.xml"), "-i", "127.0.0.1", "-p", str(args.trunk_port),
+                    "-m", "1", "-timeout", "30s"], os.path.join(args.work, "sipp-uas-busy.log"))
+        await asyncio.sleep(0.3)
+        result["busy"] = await rejected_call(devtools, args.busy_number)
+        result["busyUasExit"] = await wait_process(uas, 10)
+        # A trunk that rings; the page hangs up while it rings: CANCEL, 487 (ACKed), ended at once.
+        uas = sipp(["-sf", os.path.join(args.scenarios, "uas-ring-cancel.xml"), "-i", "127.0.0.1", "-p", str(args.trunk_port),
+                    "-m", "1", "-timeout", "30s"], os.path.join(args.work, "sipp-uas-ring.log"))
+        await asyncio.sleep(0.3)
+        await devtools.evaluate("window.ringOutcome = null; "
+                                f"tandemPhone.call({json.dumps(args.ringing_number)}).then(o => {{ window.ringOutcome = o; }}); true")
+        result["ringing"] = bool(await until(devtools, "tandemPhone.status().call === 'ringing'", 15))
+        await asyncio.sleep(0.5)
+        cancelled_at = time.monotonic()
+        result["cancelHangup"] = await devtools.evaluate("tandemPhone.hangup()")
+        result["cancelOutcome"] = await until(devtools, "window.ringOutcome", 8)
+        result["cancelSeconds"] = round(time.monotonic() - cancelled_at, 2)
+        result["afterCancel"] = await shown(devtools)
+        result["cancelLog"] = await sip_log_since(devtools, f"INVITE sip:{args.ringing_number}@")
+        result["ringUasExit"] = await wait_process(uas, 10)
 
         # 4. The trunk calls the page, which answers by itself; sipp hangs up after a while.
         counter.reset()
@@ -208,6 +272,8 @@ def main():
     parser.add_argument("--password", required=True)
     parser.add_argument("--number", default="2000")
     parser.add_argument("--unrouted", default="555")
+    parser.add_argument("--busy-number", default="2001", help="a number routed to the trunk, for the busy trunk")
+    parser.add_argument("--ringing-number", default="2002", help="a number routed to the trunk, for the ringing trunk")
     parser.add_argument("--frequency", type=int, default=660)
     parser.add_argument("--screenshot")
     parser.add_argument("--timeout", type=float, default=150)

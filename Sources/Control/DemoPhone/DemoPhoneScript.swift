@@ -164,9 +164,11 @@ enum DemoPhoneScript {
   const phone = {
     ws: null, wsURL: "", user: "", password: "", domain: "",
     viaHost: token(10) + ".invalid", instance: token(8),
-    transactions: new Map(),       // branch -> { method, onResponse, timer }
+    transactions: new Map(),       // branch + " " + method -> { onResponse, timer }
     registration: { state: "unregistered", callId: null, fromTag: null, cseq: 0, expires: 600, refresh: null, waiters: [] },
     call: null,
+    callState: "idle",             // what the state badge shows
+    idleTimer: null,
     events: [],
     lastError: null,
   };
@@ -233,19 +235,21 @@ enum DemoPhoneScript {
   }
 
   // Sends a request in a new client transaction (or the INVITE's own branch for ACK/CANCEL).
+  // Responses find their transaction by branch and CSeq method: a CANCEL shares its INVITE's branch.
   function sendRequest(method, uri, headers, body, onResponse, branch) {
     branch = branch || "z9hG4bK" + token(16);
     const all = [["Via", "SIP/2.0/" + viaTransport() + " " + phone.viaHost + ";branch=" + branch], ["Max-Forwards", "70"]]
       .concat(headers, [["User-Agent", "Tandem demo phone"]]);
     if (onResponse) {
-      const entry = { method: method, onResponse: onResponse, timer: null };
+      const key = branch + " " + method;
+      const entry = { onResponse: onResponse, timer: null };
       if (method !== "INVITE") {
         entry.timer = setTimeout(() => {
-          phone.transactions.delete(branch);
+          phone.transactions.delete(key);
           onResponse({ status: 408, reason: "Request Timeout (no answer from the server)", headers: {}, body: "" });
         }, 32000);
       }
-      phone.transactions.set(branch, entry);
+      phone.transactions.set(key, entry);
     }
     sendRaw(serialize(method + " " + uri + " SIP/2.0", all, body));
     return branch;
@@ -271,10 +275,10 @@ enum DemoPhoneScript {
     const message = parseMessage(text);
     if (!message) return;
     if (message.status) {
-      const branch = branchOf(message);
-      const entry = phone.transactions.get(branch);
+      const key = branchOf(message) + " " + cseqOf(message).method;
+      const entry = phone.transactions.get(key);
       if (entry) {
-        if (message.status >= 200) { phone.transactions.delete(branch); clearTimeout(entry.timer); }
+        if (message.status >= 200) { phone.transactions.delete(key); clearTimeout(entry.timer); }
         entry.onResponse(message);
       } else if (message.status >= 200 && message.status < 300 && cseqOf(message).method === "INVITE") {
         // A retransmitted 2xx: its ACK got lost or crossed it; acknowledge again.
@@ -445,6 +449,7 @@ enum DemoPhoneScript {
   function setCallState(state) {
     const call = phone.call;
     if (call) call.state = state;
+    phone.callState = state;
     const kinds = { calling: "busy", ringing: "busy", incoming: "busy", answering: "busy", "in call": "ok", held: "busy", idle: "off", ended: "off" };
     badge($("state"), state, kinds[state] || "off");
     const active = call && ["calling", "ringing", "answering", "in call", "held", "incoming"].includes(state);
@@ -459,6 +464,13 @@ enum DemoPhoneScript {
     $("mute").textContent = call && call.muted ? "Unmute" : "Mute";
     $("mute").classList.toggle("on", !!(call && call.muted));
     record("call-" + state);
+  }
+
+  // Empties the call panel for a new call: figures appear once it has media.
+  function clearPanel(peer) {
+    for (const id of ["s-duration", "s-codec", "s-sent", "s-received", "s-lost", "s-jitter", "s-rtt", "s-dtmf"]) $(id).textContent = "-";
+    $("s-level").value = 0;
+    $("s-peer").textContent = peer;
   }
 
   function dialogHeaders(call, method, extra) {
@@ -487,7 +499,7 @@ enum DemoPhoneScript {
     };
     phone.call = c;
     phone.lastError = null;
-    $("s-peer").textContent = number;
+    clearPanel(number);
     say("Calling " + number + "\u2026");
     setCallState("calling");
     try {
@@ -549,7 +561,7 @@ enum DemoPhoneScript {
       sendRequest("ACK", c.remoteTarget, ack, "", null, branch);
       c.lastAck = serialize("ACK " + c.remoteTarget + " SIP/2.0",
         [["Via", "SIP/2.0/" + viaTransport() + " " + phone.viaHost + ";branch=" + branch], ["Max-Forwards", "70"]].concat(ack), "");
-      if (c.cancelled) { hangup(); return; }
+      if (c.cancelled) { sendBye(c, []); endCall(c.endText, c.endBad); return; }
       try {
         await c.pc.setRemoteDescription({ type: "answer", sdp: response.body });
       } catch (e) {
@@ -568,7 +580,7 @@ enum DemoPhoneScript {
       const credentials = await authorization(response, "INVITE", c.requestURI);
       if (credentials) { sendInvite(c, credentials, attempt + 1); return; }
     }
-    if (c.cancelled) { endCall("Call cancelled"); return; }
+    if (c.cancelled) { endCall(c.endText, c.endBad); return; }
     let text = "Call rejected: " + response.status + " " + response.reason;
     const why = header(response, "warning") || header(response, "reason");
     if (why) text += " \u2014 " + why;
@@ -649,7 +661,7 @@ enum DemoPhoneScript {
     phone.lastError = null;
     respond(request, 180, "Ringing", [["Contact", "<" + contactURI() + ">"]]);
     $("caller").textContent = c.peer;
-    $("s-peer").textContent = c.peer;
+    clearPanel(c.peer);
     say("Incoming call from " + c.peer);
     setCallState("incoming");
     if ($("autoanswer").checked) answer().catch(e => console.log(e));
@@ -759,14 +771,19 @@ enum DemoPhoneScript {
     });
   }
 
+  // Ends the call from this side: CANCEL before an answer (the call ends on the INVITE's final
+  // response, or after 4 s without one), a 486 for a ringing incoming call, BYE once answered.
   function hangupWith(text, bad) {
     const c = phone.call;
     if (!c) return false;
     if (c.direction === "out" && !c.started) {
+      if (c.cancelled) return true;
       c.cancelled = true;
+      c.endText = bad ? text : "Call cancelled";
+      c.endBad = bad;
       if (c.provisional) sendCancel(c);
-      if (!c.inviteBranch) endCall(text, bad);
-      else { say("Cancelling\u2026"); c.endText = text; setTimeout(() => { if (phone.call === c) endCall(text, bad); }, 4000); }
+      if (!c.inviteBranch) endCall(c.endText, bad);
+      else { say("Cancelling\u2026"); setTimeout(() => { if (phone.call === c) endCall(c.endText, bad); }, 4000); }
       return true;
     }
     if (c.direction === "in" && !c.started) {
@@ -774,14 +791,15 @@ enum DemoPhoneScript {
       endCall(text, bad);
       return true;
     }
-    try {
-      const extra = bad ? [["Reason", 'SIP;cause=500;text="' + text.replace(/"/g, "'") + '"']] : [];
-      sendRequest("BYE", c.remoteTarget, dialogHeaders(c, "BYE", extra), "", () => {});
-    } catch (e) { console.log(e); }
+    sendBye(c, bad ? [["Reason", 'SIP;cause=500;text="' + text.replace(/"/g, "'") + '"']] : []);
     endCall(text, bad);
     return true;
   }
   function hangup() { return hangupWith("Call ended"); }
+
+  function sendBye(c, extra) {
+    try { sendRequest("BYE", c.remoteTarget, dialogHeaders(c, "BYE", extra), "", () => {}); } catch (e) { console.log(e); }
+  }
 
   function endCall(text, bad, status) {
     const c = phone.call;
@@ -790,14 +808,15 @@ enum DemoPhoneScript {
     if (c.pc) c.pc.close();
     if (c.stream) c.stream.getTracks().forEach(t => t.stop());
     $("remote").srcObject = null;
-    const endText = c.endText && text === "Call cancelled" ? "Call cancelled" : text;
-    say(endText, bad);
+    say(text, bad);
     setCallState("ended");
-    record("ended", { text: endText, status: status || null });
-    phone.lastCall = { peer: c.peer, text: endText, status: status || null, dtmfSent: c.dtmfSent,
+    record("ended", { text: text, status: status || null });
+    phone.lastCall = { peer: c.peer, text: text, status: status || null, dtmfSent: c.dtmfSent,
                        seconds: c.started ? (Date.now() - c.started) / 1000 : 0 };
-    if (c.settle) c.settle(status ? "rejected" : "ended");
-    setTimeout(() => { if (!phone.call) setCallState("idle"); }, 3000);
+    if (c.settle) c.settle(c.cancelled ? "cancelled" : status ? "rejected" : "ended");
+    // However the call ended, the badge says "ended" next to the message for 3 s, then "idle".
+    clearTimeout(phone.idleTimer);
+    phone.idleTimer = setTimeout(() => { if (!phone.call) setCallState("idle"); }, 3000);
   }
 
   function dtmf(digits) {
@@ -852,16 +871,22 @@ enum DemoPhoneScript {
     });
     const total = out.packetsReceived + out.packetsLost;
     out.lossPercent = total > 0 ? 100 * out.packetsLost / total : 0;
+    // Tandem relays a codec both legs have and otherwise transcodes between Opus and the trunk's
+    // G.711, so the browser's codec tells which it does.
+    out.path = /^PCM[UA]\//i.test(out.codec || "") ? "relayed" : /^opus\//i.test(out.codec || "") ? "transcoded" : null;
     return out;
   }
 
+  const paths = { relayed: " (relayed by the gateway)", transcoded: " (transcoded to G.711 by the gateway)" };
+
   async function refreshPanel() {
+    const c = phone.call;
     let s = null;
     try { s = await stats(); } catch (e) { s = null; }
-    if (!s) return;
+    if (!s || !s.codec || phone.call !== c) return;   // no media yet, or another call by now
     const fixed = (v, digits, unit) => v === null || v === undefined ? "-" : v.toFixed(digits) + unit;
     $("s-duration").textContent = s.seconds ? new Date(s.seconds * 1000).toISOString().slice(14, 19) : "-";
-    $("s-codec").textContent = s.codec || "-";
+    $("s-codec").textContent = s.codec + (paths[s.path] || "");
     $("s-sent").textContent = String(s.packetsSent);
     $("s-received").textContent = String(s.packetsReceived);
     $("s-lost").textContent = s.packetsLost + " (" + s.lossPercent.toFixed(1) + " %)";
@@ -921,7 +946,7 @@ enum DemoPhoneScript {
     dtmf: dtmf, hold: () => setDirection("sendonly"), resume: () => setDirection("sendrecv"),
     mute: () => setMuted(true), unmute: () => setMuted(false),
     stats: stats,
-    status: () => ({ registration: phone.registration.state, call: phone.call ? phone.call.state : "idle",
+    status: () => ({ registration: phone.registration.state, call: phone.callState,
                      message: $("message").textContent, lastError: phone.lastError, lastCall: phone.lastCall || null,
                      events: phone.events.slice() }),
     md5: md5,
