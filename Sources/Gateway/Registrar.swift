@@ -159,7 +159,11 @@ public struct Registrar: Sendable {
 
     private func challenge(_ request: SIPRequest, toTag: String, stale: Bool, now: NIODeadline) -> RegistrarAnswer {
         var response = request.makeResponse(401, toTag: toTag)
-        for challenge in digest.challenges(now: now, stale: stale) {
+        // Browsers' libraries send over WebSocket and answer the last challenge; sipp and older
+        // stacks elsewhere answer the first.
+        let transport = (try? request.headers.topVia().transport) ?? "UDP"
+        let order: DigestServer.ChallengeOrder = transport == "WS" || transport == "WSS" ? .md5Last : .md5First
+        for challenge in digest.challenges(now: now, stale: stale, order: order) {
             response.headers.add("WWW-Authenticate", challenge.headerValue)
         }
         return RegistrarAnswer(response: response, delay: .zero)

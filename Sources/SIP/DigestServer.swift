@@ -1,7 +1,8 @@
 // The server side of SIP digest authentication: issuing challenges and verifying credentials
 // (RFC 3261 §22.4, RFC 7616 §3.3, §3.5 and §5.4–§5.5, RFC 8760 §2.4 for offering SHA-256 before
-// MD5). Nonces are stateless: the issue time plus an HMAC-SHA256 over it and the realm, so any
-// nonce this server issued can be checked and aged without a table.
+// MD5; where MD5 goes depends on which challenge a transport's clients read: docs/interop.md).
+// Nonces are stateless: the issue time plus an HMAC-SHA256 over it and the realm, so any nonce
+// this server issued can be checked and aged without a table.
 //
 // Nonce layout (hex): 8 bytes of issue time (NIODeadline uptime nanoseconds, big-endian) followed
 // by the first 16 bytes of HMAC-SHA256(secret, time || realm) — 48 hex digits. A nonce can be
@@ -37,7 +38,8 @@ public struct DigestServer: Sendable {
     ///   - secret: the HMAC key for nonces; random by default. Servers sharing a secret and a
     ///     clock accept each other's nonces.
     ///   - nonceLifetime: how long a nonce is current; after that a correct response yields `.stale`.
-    ///   - algorithms: those offered, strongest first (RFC 8760 §2.4).
+    ///   - algorithms: those offered, most preferred first (RFC 8760 §2.4); ``challenges(now:stale:order:)``
+    ///     moves MD5 to the end the transport's clients read.
     public init(
         realm: String, secret: [UInt8] = DigestServer.randomSecret(), nonceLifetime: Duration = .seconds(300),
         algorithms: [DigestAlgorithm] = [.sha256, .md5]
@@ -53,11 +55,25 @@ public struct DigestServer: Sendable {
     /// 32 random bytes from OpenSSL.
     public static func randomSecret() -> [UInt8] { DigestCrypto.randomBytes(32) }
 
+    /// Which of several challenges the clients of a transport answer, and so where MD5 goes.
+    public enum ChallengeOrder: Sendable, Hashable {
+        /// ``algorithms`` as listed, with MD5 (and MD5-sess) moved last. For SIP over WebSocket:
+        /// JsSIP and SIP.js keep only the last `WWW-Authenticate` of a response (their parsers
+        /// store a challenge with `setHeader`, replacing the one before) and know only MD5, while
+        /// RFC 8760 clients take the topmost one they support.
+        case md5Last
+        /// MD5 (and MD5-sess) first, then the rest as listed. For UDP, TCP and TLS, where sipp and
+        /// older stacks read only the first challenge and know only MD5.
+        case md5First
+    }
+
     /// The challenges to put in a 401 (WWW-Authenticate) or 407 (Proxy-Authenticate): one per
-    /// algorithm in ``algorithms`` order, sharing one fresh nonce, each with qop="auth".
-    public func challenges(now: NIODeadline, stale: Bool = false) -> [DigestChallenge] {
+    /// algorithm of ``algorithms``, sharing one fresh nonce, each with qop="auth", in `order`.
+    public func challenges(now: NIODeadline, stale: Bool = false, order: ChallengeOrder = .md5Last) -> [DigestChallenge] {
         let nonce = makeNonce(now: now)
-        return algorithms.map {
+        let md5 = algorithms.filter { $0.strength == 1 }
+        let others = algorithms.filter { $0.strength != 1 }
+        return (order == .md5First ? md5 + others : others + md5).map {
             DigestChallenge(realm: realm, nonce: nonce, algorithm: $0, qopOptions: ["auth"], stale: stale)
         }
     }

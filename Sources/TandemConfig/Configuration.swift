@@ -300,8 +300,9 @@ public struct WebSettings: Sendable, Equatable {
     public var mediaInterface: String
     public var minExpires: Int
     public var maxExpires: Int
-    /// Digest algorithms challenged with, in header order. MD5 first by default: JsSIP and sipp
-    /// read only the first challenge and support only MD5.
+    /// Digest algorithms challenged with, in header order. SHA-256 first and MD5 last by default:
+    /// RFC 8760 clients take the topmost they support, while JsSIP and SIP.js keep only the last
+    /// `WWW-Authenticate` they parse and support only MD5 (docs/interop.md#digest).
     public var digestAlgorithms: [DigestAlgorithm]
     public var location: SourceLocation
 

@@ -191,7 +191,7 @@ extension TandemConfiguration {
             dtlsProfiles: builtinDTLSProfiles, codecProfiles: builtinCodecProfiles, trunks: [],
             web: WebSettings(
                 realm: "tandem", dtlsProfile: "default", codecProfile: "webrtc", mediaInterface: "",
-                minExpires: 60, maxExpires: 3600, digestAlgorithms: [.md5, .sha256], location: location.with(key: "web")),
+                minExpires: 60, maxExpires: 3600, digestAlgorithms: [.sha256, .md5], location: location.with(key: "web")),
             users: [], dialPlan: [])
     }
 }

@@ -11,9 +11,9 @@ final class RegistrarTests: XCTestCase {
         users: [WebUser(username: "1001", password: "secret-1001", maxRegistrations: 2), WebUser(username: "1002", password: "pw2")])
 
     private func register(user: String = "1001", contact: String? = "<sip:h7kjh12s@df7jal23ls0d.invalid;transport=ws>", expires: Int? = 600,
-                          cseq: UInt32 = 1, authorization: String? = nil) -> SIPRequest {
+                          cseq: UInt32 = 1, authorization: String? = nil, transport: String = "WS") -> SIPRequest {
         var headers = SIPHeaders()
-        headers.add("Via", "SIP/2.0/WS df7jal23ls0d.invalid;branch=\(TransactionLayer<String>.newBranch())")
+        headers.add("Via", "SIP/2.0/\(transport) df7jal23ls0d.invalid;branch=\(TransactionLayer<String>.newBranch())")
         headers.add("Max-Forwards", "70")
         headers.add("To", "<sip:\(user)@tandem>")
         headers.add("From", "<sip:\(user)@tandem>;tag=f\(cseq)")
@@ -38,13 +38,22 @@ final class RegistrarTests: XCTestCase {
                                 source: "192.0.2.9", connection: connection, now: now)
     }
 
-    func testChallengeOffersMD5FirstForBrowserLibraries() throws {
+    func testChallengesPutMD5WhereEachTransportsClientsLook() throws {
+        // Over WebSocket: SHA-256 first (RFC 8760: the client takes the topmost it supports) and
+        // MD5 last, the one JsSIP and SIP.js answer (their parsers keep the last WWW-Authenticate).
         let answer = registrar.handle(register(), source: "192.0.2.9", connection: 9, now: start)
         XCTAssertEqual(answer.response.statusCode, 401)
         let challenges = try answer.response.headers.values("WWW-Authenticate").map { try DigestChallenge(parsing: $0) }
-        XCTAssertEqual(challenges.map(\.algorithm), [.md5, .sha256], "JsSIP and sipp read the first challenge only, and know only MD5")
+        XCTAssertEqual(challenges.map(\.algorithm), [.sha256, .md5])
         XCTAssertEqual(challenges.map(\.realm), ["tandem", "tandem"])
+        XCTAssertEqual(Set(challenges.map(\.nonce)).count, 1)
         XCTAssertNotNil(try answer.response.headers.to().tag)
+        // Over UDP, TCP and TLS: MD5 first, the one sipp reads.
+        for transport in ["UDP", "TCP", "TLS"] {
+            let other = registrar.handle(register(transport: transport), source: "192.0.2.9", connection: 9, now: start)
+            let offered = try other.response.headers.values("WWW-Authenticate").map { try DigestChallenge(parsing: $0).algorithm }
+            XCTAssertEqual(offered, [.md5, .sha256], transport)
+        }
     }
 
     func testRegistersListsAndExpiresBindings() throws {
