@@ -24,7 +24,8 @@ public struct WebRTCLocalParameters: Sendable, Hashable {
     public var iceLite: Bool
     /// What we are willing to do; `.sendrecv` normally, `.sendonly`/`.inactive` to hold.
     public var direction: MediaDirection
-    /// RTP header extension URIs we accept or offer, in order (by default audio level and mid).
+    /// RTP header extension URIs we accept or offer, in order: by default audio level only. Not
+    /// the MID extension, which Tandem never writes into its packets.
     public var headerExtensions: [String]
     /// rtcp-fb types (`nack`, `transport-cc`, …) we echo for the chosen codec; none by default.
     public var rtcpFeedback: Set<String>
@@ -36,7 +37,7 @@ public struct WebRTCLocalParameters: Sendable, Hashable {
     public init(
         origin: SDPOrigin, iceCredentials: SDPICECredentials, candidates: [SDPCandidate], fingerprint: Fingerprint,
         setupTowardActpass: SetupRole = .passive, iceLite: Bool = true, direction: MediaDirection = .sendrecv,
-        headerExtensions: [String] = [ExtensionMap.audioLevel, ExtensionMap.mid], rtcpFeedback: Set<String> = [],
+        headerExtensions: [String] = [ExtensionMap.audioLevel], rtcpFeedback: Set<String> = [],
         ssrc: UInt32? = nil, cname: String? = nil, msid: MediaStreamID? = nil
     ) {
         self.origin = origin
@@ -134,7 +135,7 @@ public func answerWebRTCOffer(
         feedback: feedback)
     audio.addAttribute("ptime", String(preferences.ptime))
     if let maxptime = preferences.maxptime { audio.addAttribute("maxptime", String(maxptime)) }
-    appendSourceAttributes(to: &audio, local: local, sends: direction.sends)
+    appendSourceAttributes(to: &audio, local: local)
     audio.attributes += local.candidates.map(\.attribute)
     audio.addAttribute("end-of-candidates")
 
@@ -184,7 +185,7 @@ public func makeWebRTCOffer(local: WebRTCLocalParameters, preferences: AudioCode
         formats, preferences: preferences, telephoneEventEvents: "0-16", feedback: feedback)
     audio.addAttribute("ptime", String(preferences.ptime))
     if let maxptime = preferences.maxptime { audio.addAttribute("maxptime", String(maxptime)) }
-    appendSourceAttributes(to: &audio, local: local, sends: local.direction.sends)
+    appendSourceAttributes(to: &audio, local: local)
     audio.attributes += local.candidates.map(\.attribute)
     audio.addAttribute("end-of-candidates")
 
@@ -244,9 +245,12 @@ func preferencesForReading(_ offered: MediaDescription) -> AudioCodecPreferences
     AudioCodecPreferences(codecs: [], ptime: offered.ptime ?? 20, maxptime: offered.maxptime)
 }
 
-/// `a=msid` and `a=ssrc` lines for our sending source, when we send and have one.
-private func appendSourceAttributes(to media: inout MediaDescription, local: WebRTCLocalParameters, sends: Bool) {
-    guard sends else { return }
+/// `a=msid` and `a=ssrc` lines for our sending source, when we have one, whatever the direction:
+/// a hold answer (`recvonly`, `inactive`) keeps them. Chromium (156) drops every packet of a
+/// stream whose source vanished from a hold answer and came back, same SSRC, in the resume
+/// answer: the receiver stays "live" and its packet count stops. JsSIP and SIP.js in Chromium
+/// had no audio after hold and resume until the source stayed (LibraryMatrixTests, hold-resume).
+private func appendSourceAttributes(to media: inout MediaDescription, local: WebRTCLocalParameters) {
     if let msid = local.msid { media.attributes.append(msid.attribute) }
     guard let ssrc = local.ssrc else { return }
     if let cname = local.cname { media.attributes.append(SSRCAttribute(ssrc: ssrc, name: "cname", value: cname).attribute) }
