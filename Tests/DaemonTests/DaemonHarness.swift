@@ -114,6 +114,16 @@ final class DaemonUnderTest {
         try write(config: DaemonUnderTest.config(node: "under-test", drainTimeout: drainTimeout, controlSocket: controlSocket, demoPhone: demoPhone) + extraConfig)
     }
 
+    /// Runs with a configuration already written at `configPath` (a copy of the shipped one, say),
+    /// in `directory`; the control socket is given on the command line (`--control-socket`).
+    init(directory: String, configPath: String) throws {
+        self.directory = directory
+        self.configPath = configPath
+        controlSocket = directory + "/control.sock"
+        stderrPath = directory + "/stderr.log"
+        notify = try NotifySocket(path: directory + "/notify.sock")
+    }
+
     deinit {
         if let process, process.isRunning {
             process.terminate()
