@@ -543,29 +543,89 @@ extension SignalingCore {
 
     /// BYE on one leg's dialog (§15.1.1), when it is confirmed.
     mutating func sendBYE(on leg: LegRole, call callID: String, reason: String? = nil, now: NIODeadline) -> [SignalingEffect<Destination>] {
-        guard var call = calls[callID] else { return [] }
-        let request: SIPRequest
-        let destination: Destination
-        let reliable: Bool
-        switch leg {
-        case .incoming:
-            guard var dialog = call.a.dialog, dialog.state == .confirmed else { return [] }
-            request = Self.withReason(dialog.makeRequest(.bye, via: call.a.endpoint.via(), contact: nil), reason)
-            call.a.dialog = dialog
-            destination = call.a.replyTo
-            reliable = call.a.reliable
-        case .outgoing:
-            guard var dialog = call.b.dialog, dialog.state == .confirmed else { return [] }
-            request = Self.withReason(dialog.makeRequest(.bye, via: call.b.endpoint.via(), contact: nil), reason)
-            call.b.dialog = dialog
-            destination = call.b.destination
-            reliable = call.b.reliable
-        }
-        calls[callID] = call
+        guard let (request, destination, reliable) = makeBYE(on: leg, call: callID, reason: reason) else { return [] }
         guard let (transaction, events) = try? transactions.send(request, to: destination, reliable: reliable, now: now) else { return [] }
         callByClientTransaction[transaction] = callID
         return handle(events, now: now)
     }
+
+    /// The BYE for one leg's confirmed dialog, its CSeq taken from the dialog.
+    mutating func makeBYE(on leg: LegRole, call callID: String, reason: String?) -> (SIPRequest, Destination, reliable: Bool)? {
+        guard var call = calls[callID] else { return nil }
+        let result: (SIPRequest, Destination, reliable: Bool)
+        switch leg {
+        case .incoming:
+            guard var dialog = call.a.dialog, dialog.state == .confirmed else { return nil }
+            result = (Self.withReason(dialog.makeRequest(.bye, via: call.a.endpoint.via(), contact: nil), reason), call.a.replyTo, call.a.reliable)
+            call.a.dialog = dialog
+        case .outgoing:
+            guard var dialog = call.b.dialog, dialog.state == .confirmed else { return nil }
+            result = (Self.withReason(dialog.makeRequest(.bye, via: call.b.endpoint.via(), contact: nil), reason), call.b.destination, call.b.reliable)
+            call.b.dialog = dialog
+        }
+        calls[callID] = call
+        return result
+    }
+
+    // MARK: A browser's connection closed
+
+    /// How long a browser whose WebSocket closed mid-call has to register again and get the
+    /// BYE for that call: JsSIP retries after 2 to 30 s, SIP.js SimpleUser after 4 s.
+    static var reconnectionWindow: TimeAmount { .seconds(32) }
+
+    /// Ends every call whose browser leg ran over `connection`: the trunk gets a BYE (a CANCEL or a
+    /// 480 before the answer) with `Reason: SIP;cause=480;text="connection lost: ..."`.
+    /// The browser gets its BYE once it registers again over a new connection: JsSIP keeps an
+    /// established session when its WebSocket drops (only transactions in progress fail), so
+    /// without it the library would show the call up forever.
+    mutating func browserConnectionLost(_ connection: UInt64, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        byesAwaitingReconnection = byesAwaitingReconnection.filter { $0.value.until > now }
+        guard let lost = routing?.connectionDestination(connection) else { return [] }
+        let text = "connection lost: the browser's WebSocket closed"
+        var effects: [SignalingEffect<Destination>] = []
+        for (callID, call) in calls {
+            let webLeg: LegRole
+            if call.a.side == .web && call.a.replyTo == lost { webLeg = .incoming }
+            else if call.b.side == .web && call.b.destination == lost { webLeg = .outgoing }
+            else { continue }
+            guard call.state == .confirmed else {
+                effects += terminate(callID, cause: 480, text: text, by: "web", now: now)
+                continue
+            }
+            let reason = "SIP;cause=480;text=\(SIPGrammarQuote.quote(text))"
+            if let (bye, _, reliable) = makeBYE(on: webLeg, call: callID, reason: reason),
+                let key = (webLeg == .incoming ? call.a.dialog : call.b.dialog).map({ Self.contactKey($0.remoteTarget) }) {
+                if byesAwaitingReconnection.count < 10_000 {
+                    byesAwaitingReconnection[key] = (bye, reliable, now + Self.reconnectionWindow)
+                }
+            }
+            effects += sendBYE(on: webLeg == .incoming ? .outgoing : .incoming, call: callID, reason: reason, now: now)
+            effects += endCall(callID, by: "web", reason: text, now: now) + [.note("call \(callID) ended: \(text)")]
+        }
+        return effects
+    }
+
+    /// A browser registered over `connection`: the BYEs waiting for one of its contacts go out.
+    mutating func sendByesAwaitingReconnection(registered response: SIPResponse, over connection: UInt64, now: NIODeadline)
+        -> [SignalingEffect<Destination>]
+    {
+        guard !byesAwaitingReconnection.isEmpty, let routing else { return [] }
+        var effects: [SignalingEffect<Destination>] = []
+        for value in response.headers.values("Contact") {
+            guard let contact = try? SIPNameAddress(parsing: value),
+                let waiting = byesAwaitingReconnection.removeValue(forKey: Self.contactKey(contact.uri))
+            else { continue }
+            guard waiting.until > now,
+                let (_, events) = try? transactions.send(waiting.request, to: routing.connectionDestination(connection), reliable: waiting.reliable, now: now)
+            else { continue }
+            effects += handle(events, now: now) + [.note("BYE of a call whose connection closed, sent over the browser's new connection")]
+        }
+        return effects
+    }
+
+    /// A browser contact as user@host, the part that stays when a library reconnects (its
+    /// parameters, such as `ob`, may differ between REGISTER and INVITE).
+    static func contactKey(_ uri: SIPURI) -> String { "\(uri.user ?? "")@\(uri.host)".lowercased() }
 
     /// Adds `Reason: <value>` (RFC 3326) when one is given.
     static func withReason(_ request: SIPRequest, _ reason: String?) -> SIPRequest {
@@ -595,7 +655,7 @@ extension SignalingCore {
         case .confirmed:
             effects += sendBYE(on: .incoming, call: callID, reason: reason, now: now) + sendBYE(on: .outgoing, call: callID, reason: reason, now: now)
         case .proceeding:
-            let code = cause == 200 ? 480 : 500
+            let code = cause >= 500 ? 500 : 480
             var failure = call.a.invite.makeResponse(code, reason: code == 480 ? "Temporarily Unavailable (\(text))" : "Server Internal Error (\(text))",
                                                      toTag: call.a.localTag)
             failure.headers.add("Reason", reason)

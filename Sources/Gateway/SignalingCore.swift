@@ -79,6 +79,9 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     var relays: [TransactionID: Relay] = [:]
     /// The latest re-INVITE server transaction of each dialog, for its ACK.
     var reinviteByDialog: [DialogID: TransactionID] = [:]
+    /// BYEs for browsers whose connection closed mid-call, by the browser's contact (user@host),
+    /// sent when it registers again over a new connection (SignalingCore+Calls.swift).
+    var byesAwaitingReconnection: [String: (request: SIPRequest, reliable: Bool, until: NIODeadline)] = [:]
     /// False while draining: new calls get 503.
     public var admitting = true
 
@@ -119,8 +122,12 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
 
     public func contacts(of user: String, now: NIODeadline) -> [RegistrationBinding] { registrar.contacts(of: user, now: now) }
 
-    /// A stream connection closed: registrations that arrived on it are gone (RFC 7118 §5.3).
-    public mutating func connectionClosed(_ connection: UInt64) { registrar.connectionClosed(connection) }
+    /// A stream connection closed: registrations that arrived on it are gone (RFC 7118 §5.3), and
+    /// so are the calls whose browser leg ran over it (SignalingCore+Calls.swift).
+    public mutating func connectionClosed(_ connection: UInt64, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        registrar.connectionClosed(connection)
+        return browserConnectionLost(connection, now: now)
+    }
 
     public var nextDeadline: NIODeadline? {
         [transactions.nextDeadline, delayed.map(\.deadline).min(), trunkMonitorDeadline, sessionDeadline].compactMap { $0 }.min()
@@ -231,6 +238,9 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
                     delayed.append((now + answer.delay.timeAmount, id, answer.response))
                 } else {
                     effects += respond(to: id, with: answer.response, now: now)
+                }
+                if answer.response.statusCode == 200, let connection = current?.connection {
+                    effects += sendByesAwaitingReconnection(registered: answer.response, over: connection, now: now)
                 }
             case .request(let request, let id, let source) where request.method == .invite && (try? request.headers.to().tag) == nil:
                 effects += startCall(request, transaction: id, source: source, now: now)

@@ -164,7 +164,7 @@ public actor SignalingEngine {
             case .message(let message):
                 await handle(message)
             case .connectionClosed(let id, _):
-                core.connectionClosed(id.rawValue)
+                await perform(core.connectionClosed(id.rawValue, now: .now()))
             }
         }
     }

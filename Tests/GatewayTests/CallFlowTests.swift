@@ -39,10 +39,10 @@ final class CallFlowTests: XCTestCase {
 
     /// Sends a message into the core; returns what it sent, grouped by destination.
     @discardableResult
-    private func deliver(_ message: SIPMessage, from peer: String) -> [(String, SIPMessage)] {
+    private func deliver(_ message: SIPMessage, from peer: String, connection wsConnection: UInt64 = 9) -> [(String, SIPMessage)] {
         let (host, port, transport, connection): (String, Int, SIPTransportKind, UInt64?) =
-            peer == "trunk" ? ("192.0.2.80", 5080, .udp, nil) : peer == "stranger" ? ("198.51.100.7", 5060, .udp, nil) : ("192.0.2.99", 50000, .ws, 9)
-        let inbound = InboundSIP(bytes: message.serialized(), replyTo: peer == "ws" ? "ws-9" : peer, sourceHost: host, sourcePort: port,
+            peer == "trunk" ? ("192.0.2.80", 5080, .udp, nil) : peer == "stranger" ? ("198.51.100.7", 5060, .udp, nil) : ("192.0.2.99", 50000, .ws, wsConnection)
+        let inbound = InboundSIP(bytes: message.serialized(), replyTo: peer == "ws" ? "ws-\(wsConnection)" : peer, sourceHost: host, sourcePort: port,
                                  transport: transport, connection: connection)
         return sent(core.receive(inbound, now: now))
     }
@@ -259,6 +259,39 @@ final class CallFlowTests: XCTestCase {
         XCTAssertEqual(media.events.last, "release")
     }
 
+    func testTheBrowsersConnectionClosingEndsTheCallAndItsBYEWaitsForTheReconnection() throws {
+        let (toTrunk, okToBrowser) = try answeredBrowserCall()
+        let closed = sent(core.connectionClosed(9, now: now))
+        let toTrunkBye = try XCTUnwrap(requests(closed, to: "trunk").first)
+        XCTAssertEqual(toTrunkBye.method, .bye)
+        XCTAssertEqual(try toTrunkBye.headers.callID(), try toTrunk.headers.callID())
+        XCTAssertEqual(toTrunkBye.headers["Reason"], "SIP;cause=480;text=\"connection lost: the browser's WebSocket closed\"")
+        XCTAssertTrue(requests(closed, to: "ws-9").isEmpty, "nothing goes to the closed connection")
+        XCTAssertEqual(core.activeCalls, 0)
+        XCTAssertEqual(media.events.last, "release")
+
+        // The library registers again over connection 12, with the Contact it had: the browser's
+        // BYE follows the 200, in the old dialog.
+        now = now + .seconds(3)
+        let out = try registerBrowser(connection: 12)
+        let bye = try XCTUnwrap(requests(out, to: "ws-12").first)
+        XCTAssertEqual(bye.method, .bye)
+        XCTAssertEqual(try bye.headers.callID(), "web-call-1")
+        XCTAssertEqual(try bye.headers.to().tag, "a1", "the browser's own tag")
+        XCTAssertEqual(try bye.headers.from().tag, try okToBrowser.headers.to().tag)
+        XCTAssertEqual(bye.headers["Reason"], toTrunkBye.headers["Reason"])
+        // Only once.
+        XCTAssertTrue(requests(try registerBrowser(connection: 13), to: "ws-13").isEmpty)
+    }
+
+    func testABrowserThatDoesNotComeBackGetsNoBYE() throws {
+        _ = try answeredBrowserCall()
+        _ = core.connectionClosed(9, now: now)
+        now = now + .seconds(40)
+        let out = try registerBrowser(connection: 12)
+        XCTAssertTrue(requests(out, to: "ws-12").isEmpty, "the BYE waited 32 s at most")
+    }
+
     func testInfoIsRelayedAsIs() throws {
         let (_, okToBrowser) = try answeredBrowserCall()
         let info = request(.info, uri: "sip:tandem@192.0.2.10", from: "<sip:1001@tandem>;tag=a1", to: try XCTUnwrap(okToBrowser.headers["To"]), cseq: 4)
@@ -375,15 +408,19 @@ final class CallFlowTests: XCTestCase {
 
     // MARK: Trunk to browser
 
-    /// Registers 1001 from WebSocket connection 9.
-    private func registerBrowser() throws {
-        let register = request(.register, uri: "sip:192.0.2.10", from: "<sip:1001@tandem>;tag=r1", to: "<sip:1001@tandem>", callID: "reg")
-        let challenge = try XCTUnwrap(responses(deliver(.request(register), from: "ws"), to: "ws-9").first)
+    /// Registers 1001 from a WebSocket connection (9 unless told); returns what the accepted
+    /// REGISTER made the core send, the 200 first.
+    @discardableResult
+    private func registerBrowser(connection: UInt64 = 9) throws -> [(String, SIPMessage)] {
+        let register = request(.register, uri: "sip:192.0.2.10", from: "<sip:1001@tandem>;tag=r\(connection)", to: "<sip:1001@tandem>", callID: "reg\(connection)")
+        let challenge = try XCTUnwrap(responses(deliver(.request(register), from: "ws", connection: connection), to: "ws-\(connection)").first)
         var client = DigestClient(username: "1001", password: "pw-1001")
         let credentials = try XCTUnwrap(client.answer(headerValues: challenge.headers.values("WWW-Authenticate"), method: "REGISTER", uri: "sip:192.0.2.10"))
-        let second = request(.register, uri: "sip:192.0.2.10", from: "<sip:1001@tandem>;tag=r1", to: "<sip:1001@tandem>", callID: "reg", cseq: 2,
-                             headers: [("Authorization", credentials.headerValue), ("Expires", "600")])
-        XCTAssertEqual(responses(deliver(.request(second), from: "ws"), to: "ws-9").map(\.statusCode), [200])
+        let second = request(.register, uri: "sip:192.0.2.10", from: "<sip:1001@tandem>;tag=r\(connection)", to: "<sip:1001@tandem>", callID: "reg\(connection)",
+                             cseq: 2, headers: [("Authorization", credentials.headerValue), ("Expires", "600")])
+        let out = deliver(.request(second), from: "ws", connection: connection)
+        XCTAssertEqual(responses(out, to: "ws-\(connection)").map(\.statusCode), [200])
+        return out
     }
 
     private func trunkInvite(to user: String) -> SIPRequest {
