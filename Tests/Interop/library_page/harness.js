@@ -184,13 +184,6 @@ function jssipAdapter() {
       return within(15000, "registration", registered.promise);
     },
 
-    // Waits for the next successful registration (after a reconnection, JsSIP registers again).
-    waitRegistered(ms) {
-      const again = deferred();
-      state.ua.once("registered", () => again.resolve({ outcome: "registered" }));
-      return within(ms, "registered again", again.promise);
-    },
-
     async stop() {
       if (!state.ua) return { outcome: "stopped" };
       const ua = state.ua;
@@ -333,18 +326,6 @@ function sipjsAdapter() {
         onReject: r => done.resolve({ outcome: "failed", status: r.message.statusCode, cause: r.message.reasonPhrase }),
       } }).catch(e => done.resolve({ outcome: "failed", cause: String(e) }));
       return within(15000, "registration", done.promise);
-    },
-
-    // After a reconnection SimpleUser registers again (its onConnect re-registers when a
-    // registration had been asked for).
-    async waitRegistered(ms) {
-      const end = performance.now() + ms;
-      const since = state.events.length;
-      while (performance.now() < end) {
-        if (state.events.slice(since).some(e => e.what === "registered")) return { outcome: "registered" };
-        await sleep(100);
-      }
-      return { outcome: "timeout", what: "registered again" };
     },
 
     async stop() {
