@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Tandem needs, and only those that are missing.
 #   scripts/install-deps.sh build   libraries and tools to build tandemd
-#   scripts/install-deps.sh test    what the test suite runs besides (systemd-analyze, openssl,
-#                                   sipp, chromium for the browser interop peer)
+#   scripts/install-deps.sh test    what the test suite runs besides: systemd-analyze (systemd),
+#                                   openssl, ps (procps), ip and ss (iproute2), sipp (sip-tester),
+#                                   headless Chromium and Firefox ESR for the browser peers and the
+#                                   library matrix, certutil (libnss3-tools) to trust a test
+#                                   certificate in a Firefox profile, and python3-venv for the
+#                                   interop environment scripts/install-interop.sh makes.
+#                                   unshare and nsenter come from util-linux, which Debian always
+#                                   has (Essential).
 #   scripts/install-deps.sh bench   rtpengine, the gateway `make bench` compares Tandem with
 # Runs apt-get non-interactively as root (or through sudo -n); says what it does.
 set -euo pipefail
 
 build_packages=(pkg-config libssl-dev libsrtp2-dev libopus-dev libspandsp-dev)
-test_packages=(systemd openssl procps sip-tester chromium)
+test_packages=(systemd openssl procps iproute2 sip-tester chromium firefox-esr libnss3-tools python3-venv)
 bench_packages=(rtpengine-daemon)
 
 case "${1:-build}" in
