@@ -10,7 +10,7 @@ import XCTest
 
 final class OpenSSLClientInteropTests: XCTestCase {
     func testOpenSSLClientAgreesOnTheSRTPKeys() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") else { throw XCTSkip("openssl is not installed") }
+        try requirePeer("/usr/bin/openssl", "openssl (Debian openssl)")
         let directory = NSTemporaryDirectory() + "tandem-dtls-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -30,9 +30,7 @@ final class DTMFCallTests: XCTestCase {
     }
 
     override func setUp() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sipp") else {
-            throw XCTSkip("sipp is not installed (make test-deps installs sip-tester)")
-        }
+        try requirePeer("/usr/bin/sipp", "sipp (Debian sip-tester)")
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         sippPort = LoopbackUDPSocket.freePort()
         daemon = try DaemonUnderTest(extraConfig: DaemonUnderTest.trunkAndUser(trunkPort: sippPort))
@@ -124,10 +122,8 @@ final class DTMFCallTests: XCTestCase {
     }
 
     func testChromiumDigitsReachTheTrunkAsEventsAt8kHz() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/chromium/chromium") || FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") else {
-            throw XCTSkip("chromium is not installed (make test-deps installs it)")
-        }
-        guard InteropPeer.available("chromium_peer.py") else { throw XCTSkip("the interop environment is not installed") }
+        try requirePeer(anyOf: ["/usr/lib/chromium/chromium", "/usr/bin/chromium"], "Chromium (Debian chromium)")
+        try InteropPeer.require("chromium_peer.py")
         let (peer, browser, call) = try await placeCall(
             "chromium_peer.py", arguments: ["--dtmf", "1234#", "--duration", "1", "--timeout", "40"], log: "chromium.log")
         let result = try peer.next()
@@ -154,7 +150,7 @@ final class DTMFCallTests: XCTestCase {
     }
 
     func testSIPInfoDigitsReachTheTrunkAsEvents() async throws {
-        guard InteropPeer.available("aiortc_peer.py") else { throw XCTSkip("the interop environment is not installed") }
+        try InteropPeer.require("aiortc_peer.py")
         let (peer, browser, call) = try await placeCall(
             "aiortc_peer.py", arguments: ["--codecs", "opus", "--duration", "3", "--timeout", "25"], log: "aiortc.log")
         try await Task.sleep(for: .seconds(1))

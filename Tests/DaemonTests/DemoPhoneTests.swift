@@ -58,15 +58,9 @@ final class DemoPhoneTests: XCTestCase {
     }
 
     func testTheDemoPhoneCallsAndAnswersThroughATrunkInHeadlessChromium() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sipp") else {
-            throw XCTSkip("sipp is not installed (make test-deps installs sip-tester)")
-        }
-        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/chromium/chromium") || FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") else {
-            throw XCTSkip("chromium is not installed (make test-deps installs it)")
-        }
-        guard InteropPeer.available("demo_phone_driver.py") else {
-            throw XCTSkip("the interop environment is not installed (scripts/install-interop.sh, run by make test)")
-        }
+        try requirePeer("/usr/bin/sipp", "sipp (Debian sip-tester)")
+        try requirePeer(anyOf: ["/usr/lib/chromium/chromium", "/usr/bin/chromium"], "Chromium (Debian chromium)")
+        try InteropPeer.require("demo_phone_driver.py")
         // A namespace of its own with only `lo` up: nothing the browser gathers or sends can leave.
         let isolated = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare")
             && FileManager.default.isExecutableFile(atPath: "/usr/bin/nsenter")

@@ -19,12 +19,8 @@ final class MediaCallTests: XCTestCase {
     private var wsPort = 0
 
     override func setUp() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sipp") else {
-            throw XCTSkip("sipp is not installed (make test-deps installs sip-tester)")
-        }
-        guard InteropPeer.available("aiortc_peer.py") else {
-            throw XCTSkip("the interop environment is not installed (scripts/install-interop.sh, run by make test)")
-        }
+        try requirePeer("/usr/bin/sipp", "sipp (Debian sip-tester)")
+        try InteropPeer.require("aiortc_peer.py")
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         sippPort = LoopbackUDPSocket.freePort()
         daemon = try DaemonUnderTest(extraConfig: DaemonUnderTest.trunkAndUser(trunkPort: sippPort) + "cdr_file: cdr.jsonl\n")

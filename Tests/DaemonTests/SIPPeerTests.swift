@@ -1,15 +1,14 @@
 // tandemd against sipp, a real SIP peer: OPTIONS answered, REGISTER challenged then accepted.
 
 import Foundation
+import TandemTestSupport
 import XCTest
 
 final class SIPPeerTests: XCTestCase {
     private static let scenarios = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scenarios")
 
     private func sipp(_ scenario: String, port: Int, calls: Int = 1, extra: [String] = [], in directory: String) throws -> ToolResult {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sipp") else {
-            throw XCTSkip("sipp is not installed (make test-deps installs sip-tester)")
-        }
+        try requirePeer("/usr/bin/sipp", "sipp (Debian sip-tester)")
         return try runTool("/usr/bin/sipp", [
             "-sf", Self.scenarios.appendingPathComponent(scenario).path, "127.0.0.1:\(port)", "-i", "127.0.0.1", "-p", "0",
             "-m", String(calls), "-nostdin", "-timeout", "20s", "-timeout_error", "-trace_err",

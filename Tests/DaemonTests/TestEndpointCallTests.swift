@@ -17,9 +17,7 @@ final class TestEndpointCallTests: XCTestCase {
     private var endpointPort = 0
 
     override func setUp() async throws {
-        guard InteropPeer.available("aiortc_peer.py") else {
-            throw XCTSkip("the interop environment is not installed (scripts/install-interop.sh, run by make test)")
-        }
+        try InteropPeer.require("aiortc_peer.py")
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         endpointPort = LoopbackUDPSocket.freePort()
         daemon = try DaemonUnderTest(extraConfig: """

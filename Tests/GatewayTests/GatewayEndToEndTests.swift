@@ -25,9 +25,7 @@ final class GatewayEndToEndTests: XCTestCase {
     private var sippPort = 0
 
     override func setUp() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sipp") else {
-            throw XCTSkip("sipp is not installed (make test-deps installs sip-tester)")
-        }
+        try requirePeer("/usr/bin/sipp", "sipp (Debian sip-tester)")
         directory = NSTemporaryDirectory() + "tandem-e2e-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)

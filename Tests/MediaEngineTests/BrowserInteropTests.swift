@@ -26,16 +26,12 @@ final class BrowserInteropTests: XCTestCase {
 
     /// Chromium offers the GCM profiles and SRTP_AES128_CM_SHA1_80, not _32.
     func testSRTPBothWaysWithHeadlessChromium() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/chromium/chromium") || FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") else {
-            throw XCTSkip("chromium is not installed (make test-deps installs it)")
-        }
+        try requirePeer(anyOf: ["/usr/lib/chromium/chromium", "/usr/bin/chromium"], "Chromium (Debian chromium)")
         try await run(script: "chromium_peer.py", profiles: [.aeadAES256GCM, .aeadAES128GCM, .aes128CMSHA1_80])
     }
 
     private func run(script: String, profiles: [SRTPProtectionProfile]) async throws {
-        guard InteropPeer.available(script) else {
-            throw XCTSkip("the interop environment is not installed (scripts/install-interop.sh, run by make test)")
-        }
+        try InteropPeer.require(script)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         for profile in profiles {
             do {

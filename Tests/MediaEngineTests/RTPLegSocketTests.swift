@@ -115,7 +115,13 @@ final class RTPLegSocketTests: XCTestCase {
         let bound = withUnsafeMutablePointer(to: &local) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(peer, $0, length) == 0 && getsockname(peer, $0, &length) == 0 }
         }
-        guard bound else { throw XCTSkip("no IPv6 loopback here") }
+        guard bound else {
+            // A property of this machine (IPv6 off, or no ::1 on lo), not a missing peer: the one
+            // skip the suite keeps. Said on stdout too, so it stands out in a CI log.
+            let message = "no IPv6 loopback here: binding [::1]:0 failed (\(String(cString: strerror(errno)))); the IPv6 batched-read path was NOT tested"
+            print("SKIPPED RTPLegSocketTests.testBatchedReadsOnIPv6: \(message)")
+            throw XCTSkip(message)
+        }
         var timeout = timeval(tv_sec: 3, tv_usec: 0)
         setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let peerPort = Int(UInt16(bigEndian: local.sin6_port))

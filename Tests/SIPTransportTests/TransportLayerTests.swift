@@ -220,8 +220,9 @@ final class TransportLayerTests: XCTestCase {
 
     /// A throwaway self-signed certificate for localhost, made with the openssl tool.
     private func makeCertificate() throws -> (String, String) {
-        let openssl = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let openssl else { throw XCTSkip("no openssl tool to make a test certificate") }
+        let candidates = ["/usr/bin/openssl", "/usr/local/bin/openssl"]
+        try requirePeer(anyOf: candidates, "openssl (Debian openssl), which makes a test certificate")
+        let openssl = candidates.first { FileManager.default.isExecutableFile(atPath: $0) }!
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: directory) }
@@ -231,11 +232,17 @@ final class TransportLayerTests: XCTestCase {
         process.executableURL = URL(fileURLWithPath: openssl)
         process.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                              "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost"]
+        let errors = Pipe()
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = errors
         try process.run()
+        let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw XCTSkip("openssl could not make a test certificate") }
+        guard process.terminationStatus == 0 else {
+            let message = "openssl could not make a test certificate (exit status \(process.terminationStatus)): \(said)"
+            XCTFail(message)
+            throw NSError(domain: "TransportLayerTests", code: Int(process.terminationStatus), userInfo: [NSLocalizedDescriptionKey: message])
+        }
         return (certificate, key)
     }
 
