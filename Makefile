@@ -15,11 +15,13 @@ TANDEM_LOAD_SECONDS ?= 20
 TANDEM_LOAD_ROUNDS  ?= 3
 export TANDEM_LOAD_CALLS TANDEM_LOAD_SECONDS TANDEM_LOAD_ROUNDS
 
-.PHONY: help deps test-deps build debug run check-config test bench install uninstall clean
+.PHONY: help deps test-deps build debug run check-config test interop-doc bench install uninstall clean
 
 help:
 	@echo "make run           install missing packages, build (release) and start tandemd with $(CONFIG)"
 	@echo "make test          install missing packages and run the test suite"
+	@echo "make interop-doc   rewrite the library matrix in docs/interop.md from the last make test run"
+	@echo "                   (.build/interop-matrix/*.json; scripts/interop-matrix.py --check for CI)"
 	@echo "make build         release build of tandemd and tandemctl"
 	@echo "make bench         benchmarks (release): micro-benchmarks, the transcode pipeline against bare"
 	@echo "                   libopus + libsrtp, and a load run through tandemd and rtpengine"
@@ -59,6 +61,10 @@ test: deps test-deps
 	@echo "==> running the test suite"
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
+
+# docs/interop.md's matrix from the rows LibraryMatrixTests wrote during the last `make test`.
+interop-doc:
+	python3 scripts/interop-matrix.py
 
 bench: deps
 	@scripts/install-deps.sh bench
