@@ -124,6 +124,8 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             path: "Tests/Support"),
+        // requirePeer: XCTest-only, so tandem-load (which uses TandemTestSupport) links no XCTest.
+        .target(name: "TandemTestPeers", dependencies: ["TandemTestSupport"], path: "Tests/Peers"),
         .testTarget(name: "TandemConfigTests", dependencies: ["TandemConfig"], exclude: ["Fixtures"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP", nioCore]),
         .testTarget(name: "SIPTests", dependencies: ["SIP"], exclude: ["Torture"]),
@@ -131,24 +133,24 @@ let package = Package(
         .testTarget(
             name: "SIPTransportTests",
             dependencies: [
-                "SIPTransport", "TandemTestSupport", nioCore, nioPosix,
+                "SIPTransport", "TandemTestSupport", "TandemTestPeers", nioCore, nioPosix,
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["DTLS", "SRTP", "AudioCodecs"]),
-        .testTarget(name: "MediaEngineTests", dependencies: ["MediaEngine", "ICE", "DTLS", "SRTP", "RTP", "SDP", "AudioCodecs", "TandemTestSupport", nioCore, nioPosix]),
-        .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "TandemTestSupport"]),
+        .testTarget(name: "MediaEngineTests", dependencies: ["MediaEngine", "ICE", "DTLS", "SRTP", "RTP", "SDP", "AudioCodecs", "TandemTestSupport", "TandemTestPeers", nioCore, nioPosix]),
+        .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "TandemTestSupport", "TandemTestPeers"]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "SIP", "SDP", "MediaEngine", "SIPTransport", "TandemConfig", "TandemTestSupport", nioPosix, logging],
+            dependencies: ["Gateway", "SIP", "SDP", "MediaEngine", "SIPTransport", "TandemConfig", "TandemTestSupport", "TandemTestPeers", nioPosix, logging],
             exclude: ["Scenarios"]),
         .testTarget(name: "ControlTests", dependencies: ["Control"]),
         .testTarget(name: "ICETests", dependencies: ["ICE"]),
         .testTarget(name: "TestEndpointsTests", dependencies: ["TestEndpoints", "SIP", "SDP", "RTP", "AudioCodecs", nioCore, nioPosix, logging]),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["Control", "tandemd", "tandemctl", "TandemTestSupport", "SIP", "SDP", nioCore, nioPosix],
+            dependencies: ["Control", "tandemd", "tandemctl", "TandemTestSupport", "TandemTestPeers", "SIP", "SDP", nioCore, nioPosix],
             exclude: ["Scenarios"]),
     ],
     swiftLanguageModes: [.v6]

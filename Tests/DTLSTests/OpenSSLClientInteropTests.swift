@@ -5,6 +5,7 @@
 import DTLS
 import Foundation
 import NIOCore
+import TandemTestPeers
 import TandemTestSupport
 import XCTest
 

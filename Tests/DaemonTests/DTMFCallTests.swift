@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import SIP
 import Synchronization
+import TandemTestPeers
 import TandemTestSupport
 import XCTest
 

@@ -2,6 +2,7 @@
 // tandemctl, reloaded with SIGHUP (a broken file is refused), stopped with SIGTERM.
 
 import Foundation
+import TandemTestPeers
 import TandemTestSupport
 import XCTest
 

@@ -5,6 +5,7 @@
 // that counts the PCMU and telephone-event packets it gets and echoes them back.
 
 import Foundation
+import TandemTestPeers
 import TandemTestSupport
 import XCTest
 

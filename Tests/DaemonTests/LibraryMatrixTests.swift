@@ -6,7 +6,7 @@
 //
 // tandemd runs with a copy of config/ as shipped, changed only where a test must:
 //   - a profile file adds the trunk `pbx` (sipp, on loopback) and routes 3xxx to it (the shipped 2xxx go to local-pbx);
-//   - the shipped WSS listener example is turned on, with a self-signed certificate made here;
+//   - the shipped WSS listener example is turned on, with a certificate from a CA made here;
 //   - for Firefox, the media interface moves from 127.0.0.1 to the namespace's veth address
 //     (Firefox pairs no host candidate with a loopback one: docs/interop.md);
 //   - the control socket is given on the command line.
@@ -21,6 +21,7 @@
 // $TANDEM_INTEROP_RESULTS); scripts/interop-matrix.py turns them into docs/interop.md's matrix.
 
 import Foundation
+import TandemTestPeers
 import TandemTestSupport
 import XCTest
 
@@ -45,45 +46,53 @@ final class LibraryMatrixTests: XCTestCase {
         return Binaries.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/vendor").path
     }
 
-    /// Fails (never skips) when something the row needs is missing.
-    private func require(_ path: String, _ what: String) throws {
-        guard FileManager.default.fileExists(atPath: path) else {
-            XCTFail("\(what) is missing at \(path) (make test installs it)")
-            throw NSError(domain: "LibraryMatrixTests", code: 1)
-        }
-    }
-
     private func row(_ library: Library, _ browser: Browser) throws {
         guard getuid() == 0 else {
             XCTFail("the library matrix makes a network namespace and needs root (make test runs as root)")
             return
         }
-        try require("/usr/bin/sipp", "sipp (Debian sip-tester)")
-        try require("/usr/bin/unshare", "unshare (util-linux)")
-        try require("/usr/bin/nsenter", "nsenter (util-linux)")
-        try require("/usr/bin/ss", "ss (iproute2)")
-        try require("/usr/bin/openssl", "openssl")
+        try requirePeer("/usr/bin/sipp", "sipp (Debian sip-tester)")
+        try requirePeer("/usr/bin/unshare", "unshare (util-linux)")
+        try requirePeer("/usr/bin/nsenter", "nsenter (util-linux)")
+        try requirePeer("/usr/bin/ss", "ss (Debian iproute2)")
+        try requirePeer("/usr/bin/openssl", "openssl")
         switch browser {
-        case .chromium: try require("/usr/lib/chromium/chromium", "Chromium (Debian chromium)")
+        case .chromium: try requirePeer("/usr/lib/chromium/chromium", "Chromium (Debian chromium)")
         case .firefox:
-            try require("/usr/bin/firefox-esr", "Firefox ESR (Debian firefox-esr)")
-            try require("/usr/bin/certutil", "certutil (Debian libnss3-tools)")
+            try requirePeer("/usr/bin/firefox-esr", "Firefox ESR (Debian firefox-esr)")
+            try requirePeer("/usr/bin/certutil", "certutil (Debian libnss3-tools)")
         }
-        try require(InteropPeer.python, "the interop virtual environment (scripts/install-interop.sh)")
+        try InteropPeer.require("library_matrix.py")
         let libraryFile = library == .jssip ? "jssip-3.10.10.js" : "sip-0.20.0.js"
-        try require(Self.vendorDirectory + "/" + libraryFile, "\(libraryFile) (the vendor directory; set TANDEM_VENDOR_DIR)")
+        guard FileManager.default.fileExists(atPath: Self.vendorDirectory + "/" + libraryFile) else {
+            return XCTFail("\(libraryFile) is missing in \(Self.vendorDirectory) (the vendor directory; set TANDEM_VENDOR_DIR)")
+        }
 
         let directory = NSTemporaryDirectory() + "tandem-matrix-\(library.rawValue)-\(browser.rawValue)-\(UUID().uuidString.prefix(6))"
         let config = directory + "/config"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Binaries.packageRoot.appendingPathComponent("config").path, toPath: config)
 
-        // The WSS listener: the shipped example, turned on, with a certificate for 127.0.0.1.
-        let certificate = directory + "/wss.pem", key = directory + "/wss.key"
-        let made = try runTool("/usr/bin/openssl", [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", certificate])
-        XCTAssertEqual(made.status, 0, made.stderr)
+        // The WSS listener: the shipped example, turned on, with a certificate for 127.0.0.1 from
+        // a CA made here (Firefox trusts the CA in its profile; Chromium ignores certificate
+        // errors).
+        let authority = directory + "/ca.pem", authorityKey = directory + "/ca.key"
+        let certificate = directory + "/wss.pem", key = directory + "/wss.key", request = directory + "/wss.csr"
+        let extensions = directory + "/wss.ext"
+        try "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
+            .write(toFile: extensions, atomically: true, encoding: .utf8)
+        for arguments in [
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+             "-subj", "/CN=Tandem test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+             "-keyout", authorityKey, "-out", authority],
+            ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=127.0.0.1",
+             "-keyout", key, "-out", request],
+            ["x509", "-req", "-in", request, "-CA", authority, "-CAkey", authorityKey, "-CAcreateserial", "-days", "2",
+             "-extfile", extensions, "-out", certificate],
+        ] {
+            let made = try runTool("/usr/bin/openssl", arguments)
+            XCTAssertEqual(made.status, 0, made.stderr)
+        }
         var main = try String(contentsOfFile: config + "/tandem.yaml", encoding: .utf8)
         let shippedWSS = """
                 # - transport: wss
@@ -143,7 +152,7 @@ final class LibraryMatrixTests: XCTestCase {
             "/usr/bin/nsenter", "--net=/proc/\(daemon.pid)/ns/net", InteropPeer.python, InteropPeer.script("library_matrix.py"),
             "--library", library.rawValue, "--browser", browser.rawValue, "--vendor", Self.vendorDirectory,
             "--ws-url", "ws://127.0.0.1:8080", "--ws-port", "8080", "--wss-url", "wss://127.0.0.1:8443", "--wss-port", "8443",
-            "--certificate", certificate, "--user", "1001", "--password", password, "--number", "3000",
+            "--certificate", authority, "--user", "1001", "--password", password, "--number", "3000",
             "--sip-port", "5060", "--trunk-port", String(trunkPort), "--uac-port", "5071",
             "--media-port", "40000", "--sipp-media-port", "40010",
             "--scenarios", Binaries.packageRoot.appendingPathComponent("Tests/DaemonTests/Scenarios").path,
@@ -172,7 +181,9 @@ final class LibraryMatrixTests: XCTestCase {
 
         // Afterwards: tandemd is up with no call left, and stops cleanly.
         XCTAssertTrue(daemon.isRunning, logs())
-        XCTAssertEqual(try daemon.status().activeCalls, 0)
+        let after = try daemon.status()
+        XCTAssertEqual(after.activeCalls, 0)
+        XCTAssertEqual(after.media?["ports_in_use"], 0, "every media port back in the pool")
         daemon.send(SIGTERM)
         XCTAssertEqual(daemon.waitForExit(timeout: 15), 0, daemon.stderr.suffix(3000).description)
     }

@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import SDP
 import SIP
+import TandemTestPeers
 import TandemTestSupport
 import XCTest
 

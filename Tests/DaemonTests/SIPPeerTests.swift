@@ -1,6 +1,7 @@
 // tandemd against sipp, a real SIP peer: OPTIONS answered, REGISTER challenged then accepted.
 
 import Foundation
+import TandemTestPeers
 import TandemTestSupport
 import XCTest
 

@@ -7,6 +7,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import SIP
+import TandemTestPeers
 import TandemTestSupport
 import XCTest
 

@@ -10,6 +10,7 @@ import NIOPosix
 import SIP
 import SIPTransport
 import TandemConfig
+import TandemTestPeers
 import TandemTestSupport
 import XCTest
 

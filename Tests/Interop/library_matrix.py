@@ -110,12 +110,18 @@ class PageServer:
             return "200 OK", "application/json", b"{}"
         return "404 Not Found", "text/plain", b"not found\n"
 
-    async def run(self, body, timeout=60):
-        """Runs `body` (an async function body) in the page; returns its result or raises."""
+    def start(self, body):
+        """Hands `body` (an async function body) to the page now, in this order; returns the
+        future of its outcome."""
         self.next_id += 1
         future = asyncio.get_running_loop().create_future()
         self.pending[self.next_id] = future
-        await self.commands.put({"id": self.next_id, "body": body})
+        self.commands.put_nowait({"id": self.next_id, "body": body})
+        return future
+
+    async def run(self, body, timeout=60, started=None):
+        """Runs `body` in the page (or waits for one `start` began); returns its result or raises."""
+        future = started or self.start(body)
         outcome = await asyncio.wait_for(future, timeout)
         if outcome.get("error"):
             raise RuntimeError("in the page: " + outcome["error"])
@@ -227,7 +233,7 @@ class Browser:
                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                 f"--use-file-for-fake-audio-capture={tone}", "--autoplay-policy=no-user-gesture-required",
                 "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-                # The WSS listener's self-signed certificate, as a user accepts it once.
+                # The WSS listener's certificate comes from the test's own CA.
                 "--ignore-certificate-errors", url,
             ]
         else:
@@ -246,10 +252,10 @@ class Browser:
                 for key, value in prefs.items():
                     out.write(f"user_pref({json.dumps(key)}, {json.dumps(value)});\n")
             if self.certificate:
-                # Trust the WSS listener's self-signed certificate in this profile, as a user does
-                # by accepting it once (certutil: Debian libnss3-tools).
+                # Trust the test's own CA, which signed the WSS listener's certificate, in this
+                # profile (certutil: Debian libnss3-tools), as an operator's users trust theirs.
                 subprocess.run(["certutil", "-N", "-d", f"sql:{profile}", "--empty-password"], check=True)
-                subprocess.run(["certutil", "-A", "-d", f"sql:{profile}", "-n", "tandem-wss", "-t", "P,,",
+                subprocess.run(["certutil", "-A", "-d", f"sql:{profile}", "-n", "tandem-test-ca", "-t", "C,,",
                                 "-i", self.certificate], check=True)
             binary = shutil.which("firefox-esr") or shutil.which("firefox")
             if not binary:
@@ -557,7 +563,7 @@ class Matrix:
         none.check("Tandem has no call left", gone, calls)
 
         cancel = self.cell("cancel-while-ringing")
-        calling = asyncio.ensure_future(self.page.run(f"return phone.call('sip:noanswer@{self.args.domain}');", timeout=40))
+        calling = self.page.start(f"return phone.call('sip:noanswer@{self.args.domain}');")
         ringing = await self.page.run("return phone.waitProgress(10000);", timeout=20)
         cancel.seen["ringing"] = ringing
         cancel.check("the library hears ringing (180)", ringing.get("outcome") == "progress", ringing)
@@ -569,7 +575,7 @@ class Matrix:
         if self.args.library == "jssip":
             cancel.check("JsSIP's cause is Canceled", ended.get("cause") == "Canceled", ended)
         cancel.check("within 2 s", cancel.seen["endSeconds"] < 2.0, cancel.seen["endSeconds"])
-        cancel.seen["callOutcome"] = await calling
+        cancel.seen["callOutcome"] = await self.page.run(None, timeout=40, started=calling)
         gone, calls = await self.no_calls()
         cancel.check("Tandem has no call left", gone, calls)
 
@@ -640,6 +646,7 @@ class Matrix:
         status = self.ctl("status")
         cell.seen["tandemStatus"] = {k: status.get(k) for k in ("activeCalls", "registrations", "media")}
         cell.check("Tandem: one registration (the new connection's)", status.get("registrations") == 1, status.get("registrations"))
+        cell.check("Tandem: every media port back in the pool", (status.get("media") or {}).get("ports_in_use") == 0, status.get("media"))
 
     async def run(self):
         self.current_url = self.args.ws_url
@@ -708,7 +715,7 @@ def parse_args(argv=None):
     parser.add_argument("--ws-port", type=int, required=True)
     parser.add_argument("--wss-url")
     parser.add_argument("--wss-port", type=int)
-    parser.add_argument("--certificate", help="the WSS listener's self-signed certificate (PEM)")
+    parser.add_argument("--certificate", help="the CA certificate (PEM) that signed the WSS listener's")
     parser.add_argument("--domain", default="127.0.0.1")
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)

@@ -16,6 +16,7 @@ import NIOPosix
 import RTP
 import SDP
 import Synchronization
+import TandemTestPeers
 import TandemTestSupport
 import XCTest
 

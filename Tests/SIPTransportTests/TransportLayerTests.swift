@@ -7,6 +7,7 @@ import NIOCore
 import NIOPosix
 import SIP
 import SIPTransport
+import TandemTestPeers
 import TandemTestSupport
 import XCTest
 

@@ -74,6 +74,7 @@ const media = {
   // The mean RMS (-1..1 scale) and the dominant frequency of the remote audio over `ms`.
   async listen(ms) {
     if (!this.analyser) return { rms: 0, frequency: null, reads: 0 };
+    if (this.context.state !== "running") return this.record(ms);
     const bins = new Float32Array(this.analyser.frequencyBinCount);
     const power = new Float64Array(bins.length);
     const samples = new Float32Array(this.analyser.fftSize);
@@ -93,7 +94,38 @@ const media = {
     for (let i = 2; i < power.length; i++) if (power[i] > power[peak]) peak = i;
     const rms = reads ? rmsSum / reads : 0;
     const frequency = rms > 0.001 ? peak * this.context.sampleRate / this.analyser.fftSize : null;
-    return { rms, frequency, reads };
+    return { rms, frequency, reads, context: this.context.state, clock: Math.round(this.context.currentTime * 1000) / 1000 };
+  },
+
+  // The same from a recording, for a browser whose AudioContext cannot run: headless Firefox
+  // with no sound server has no output device, and its AudioContext stays "suspended". The
+  // remote stream is recorded (MediaRecorder) and decoded offline, which needs no device.
+  async record(ms) {
+    const recorder = new MediaRecorder(this.element.srcObject);
+    const chunks = [];
+    recorder.ondataavailable = e => chunks.push(e.data);
+    const stopped = new Promise(resolve => { recorder.onstop = resolve; });
+    recorder.start();
+    await sleep(ms);
+    recorder.stop();
+    await stopped;
+    const encoded = await new Blob(chunks, { type: recorder.mimeType }).arrayBuffer();
+    const decoded = await new OfflineAudioContext(1, 48000, 48000).decodeAudioData(encoded);
+    const samples = decoded.getChannelData(0);
+    const window = samples.subarray(Math.floor(samples.length / 4), Math.floor(samples.length / 4) + Math.min(24000, samples.length));
+    let sum = 0;
+    for (const s of window) sum += s * s;
+    const rms = window.length ? Math.sqrt(sum / window.length) : 0;
+    // The strongest frequency from 100 Hz to 4 kHz in 5 Hz steps (Goertzel).
+    let frequency = null, best = 0;
+    for (let f = 100; rms > 0.001 && f <= 4000; f += 5) {
+      const k = 2 * Math.cos(2 * Math.PI * f / decoded.sampleRate);
+      let a = 0, b = 0;
+      for (const s of window) { const c = s + k * a - b; b = a; a = c; }
+      const power = a * a + b * b - k * a * b;
+      if (power > best) { best = power; frequency = f; }
+    }
+    return { rms, frequency, reads: chunks.length, recorded: Math.round(decoded.duration * 1000) / 1000, context: this.context.state };
   },
 
   // RTP figures of a peer connection: packets each way, the codec of the outbound stream, the
@@ -216,7 +248,11 @@ function jssipAdapter() {
 
     waitProgress(ms) { return ringing(state, ms); },
 
-    hangup() { state.session.terminate(); return within(10000, "end", state.ended); },
+    hangup() {
+      // Already ended (the other side was first): report how, rather than JsSIP's INVALID_STATE.
+      if (!state.session.isEnded()) state.session.terminate();
+      return within(10000, "end", state.ended);
+    },
     waitEnded(ms) { return within(ms, "end", state.ended); },
 
     async waitIncomingAndAnswer(ms) {
@@ -432,7 +468,7 @@ async function run(command) {
   try {
     result = await (new Function("phone", "media", "sleep", `return (async () => { ${command.body} })();`))(phone, media, sleep);
   } catch (e) {
-    error = (e && (e.stack || e.message)) || String(e);
+    error = e ? `${e.name || "Error"}: ${e.message || e}\n${e.stack || ""}` : String(e);
   }
   await post("/result", { id: command.id, result: result === undefined ? null : result, error, log: window.pageLog.splice(0) });
 }

@@ -4,6 +4,7 @@
 // machine or a broken install step, and CI must say so.
 
 import Foundation
+import TandemTestSupport
 import XCTest
 
 /// The error `requirePeer` throws after recording the failure; it stops the test (or its setUp).
