@@ -32,13 +32,13 @@ import json
 import logging
 import os
 import struct
-import subprocess
 import sys
 import time
 import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chromium_peer  # noqa: E402  (Chromium launch and DevTools client)
+from sipp_peer import sipp, wait_process  # noqa: E402
 
 log = logging.getLogger("demo_phone_driver")
 
@@ -74,23 +74,6 @@ class MediaCounter(asyncio.DatagramProtocol):
     def snapshot(self):
         return {"pcmu": self.by_type.get(0, 0), "byType": {str(k): v for k, v in self.by_type.items()},
                 "events": list(self.events), "sources": sorted(self.sources)}
-
-
-def sipp(arguments, log_path):
-    out = open(log_path, "ab")
-    return subprocess.Popen(["sipp"] + arguments + ["-nostdin", "-trace_err", "-error_file", log_path + ".errors"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=out)
-
-
-async def wait_process(process, timeout):
-    deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-        return None
-    return process.returncode
 
 
 async def until(devtools, expression, timeout):

@@ -43,6 +43,7 @@ import numpy
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chromium_peer  # noqa: E402  (find_chromium, write_tone)
+from sipp_peer import sipp, wait_process  # noqa: E402
 
 log = logging.getLogger("library_matrix")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -110,7 +111,7 @@ class PageServer:
             return "200 OK", "application/json", b"{}"
         return "404 Not Found", "text/plain", b"not found\n"
 
-    def start(self, body):
+    def send(self, body):
         """Hands `body` (an async function body) to the page now, in this order; returns the
         future of its outcome."""
         self.next_id += 1
@@ -120,8 +121,8 @@ class PageServer:
         return future
 
     async def run(self, body, timeout=60, started=None):
-        """Runs `body` in the page (or waits for one `start` began); returns its result or raises."""
-        future = started or self.start(body)
+        """Runs `body` in the page (or waits for one `send` began); returns its result or raises."""
+        future = started or self.send(body)
         outcome = await asyncio.wait_for(future, timeout)
         if outcome.get("error"):
             raise RuntimeError("in the page: " + outcome["error"])
@@ -285,23 +286,6 @@ class Browser:
 # ---------------------------------------------------------------------------------------------
 # Helpers for the scenarios.
 
-def sipp(arguments, log_path):
-    out = open(log_path, "ab")
-    return subprocess.Popen(["sipp"] + arguments + ["-nostdin", "-trace_err", "-error_file", log_path + ".errors"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=out)
-
-
-async def wait_process(process, timeout):
-    deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-        return None
-    return process.returncode
-
-
 class Cell:
     """One scenario's checks and what was seen."""
 
@@ -364,6 +348,20 @@ class Matrix:
                      "-m", "1", "-key", "echo_port", str(self.args.media_port), "-mi", "127.0.0.1",
                      "-mp", str(self.args.sipp_media_port)],
                     os.path.join(self.args.work, f"sipp-{name}.log"))
+
+    async def place_call(self, cell, scenario, name, options=""):
+        """Starts sipp as the trunk with `scenario` and calls it from the library; returns sipp's
+        process once the call is answered, or None (sipp stopped) when it is not."""
+        uas = self.uas(scenario, name)
+        await asyncio.sleep(0.3)
+        target = f"'sip:{self.args.number}@{self.args.domain}'" + (f", {options}" if options else "")
+        outcome = await self.page.run(f"return phone.call({target});", timeout=40)
+        cell.seen["library"] = outcome
+        if not cell.check("the library reports answered", outcome.get("outcome") == "answered", outcome):
+            uas.kill()
+            return None
+        await asyncio.sleep(1.0)
+        return uas
 
     async def media_check(self, cell, seconds=4.0, codec=None, tone=None):
         """Audio both ways: the page hears the trunk's 660 Hz tone, the trunk hears the browser's."""
@@ -431,14 +429,9 @@ class Matrix:
         """A call to the trunk with the browser's own offer; then DTMF, hold and resume, and the
         browser hangs up: four cells on one call."""
         cell = self.cell("outbound-relayed")
-        uas = self.uas("uas-echo-hold.xml", "relayed")
-        await asyncio.sleep(0.3)
-        outcome = await self.page.run(f"return phone.call('sip:{self.args.number}@{self.args.domain}');", timeout=40)
-        cell.seen["library"] = outcome
-        if not cell.check("the library reports answered", outcome.get("outcome") == "answered", outcome):
-            uas.kill()
+        uas = await self.place_call(cell, "uas-echo-hold.xml", "relayed")
+        if not uas:
             return
-        await asyncio.sleep(1.0)
         await self.media_check(cell, codec="audio/PCMU")
         self.tandem_call(cell, "relay")
 
@@ -497,14 +490,9 @@ class Matrix:
 
     async def outbound_transcoded(self):
         cell = self.cell("outbound-transcoded")
-        uas = self.uas("lib-uas-answer.xml", "transcoded")
-        await asyncio.sleep(0.3)
-        outcome = await self.page.run(f"return phone.call('sip:{self.args.number}@{self.args.domain}', {{reduceToOpus: true}});", timeout=40)
-        cell.seen["library"] = outcome
-        if not cell.check("the library reports answered", outcome.get("outcome") == "answered", outcome):
-            uas.kill()
+        uas = await self.place_call(cell, "lib-uas-answer.xml", "transcoded", options="{reduceToOpus: true}")
+        if not uas:
             return
-        await asyncio.sleep(1.0)
         await self.media_check(cell, codec="audio/opus")
         self.tandem_call(cell, "transcod")
         ended = await self.page.run("return phone.hangup();", timeout=20)
@@ -563,7 +551,7 @@ class Matrix:
         none.check("Tandem has no call left", gone, calls)
 
         cancel = self.cell("cancel-while-ringing")
-        calling = self.page.start(f"return phone.call('sip:noanswer@{self.args.domain}');")
+        calling = self.page.send(f"return phone.call('sip:noanswer@{self.args.domain}');")
         ringing = await self.page.run("return phone.waitProgress(10000);", timeout=20)
         cancel.seen["ringing"] = ringing
         cancel.check("the library hears ringing (180)", ringing.get("outcome") == "progress", ringing)
@@ -591,15 +579,12 @@ class Matrix:
         registrations = self.ctl("registrations")
         listed = registrations if isinstance(registrations, list) else registrations.get("registrations", [])
         cell.check(f"Tandem lists user {self.args.user}", any(r.get("user") == self.args.user for r in listed), registrations)
-        uas = self.uas("lib-uas-answer.xml", "wss")
-        await asyncio.sleep(0.3)
-        outcome = await self.page.run(f"return phone.call('sip:{self.args.number}@{self.args.domain}');", timeout=40)
-        cell.seen["library"] = outcome
-        if cell.check("a call over WSS is answered", outcome.get("outcome") == "answered", outcome):
-            await asyncio.sleep(1.0)
-            await self.media_check(cell, seconds=3.0)
-            ended = await self.page.run("return phone.hangup();", timeout=20)
-            cell.check("and hung up", ended.get("outcome") == "ended", ended)
+        uas = await self.place_call(cell, "lib-uas-answer.xml", "wss")
+        if not uas:
+            return
+        await self.media_check(cell, seconds=3.0)
+        ended = await self.page.run("return phone.hangup();", timeout=20)
+        cell.check("and hung up", ended.get("outcome") == "ended", ended)
         code = await wait_process(uas, 10)
         cell.check("sipp's scenario completed", code == 0, code)
         gone, calls = await self.no_calls()
@@ -610,14 +595,10 @@ class Matrix:
         proxy restart does): Tandem ends the call toward the trunk, the library reconnects and
         registers again, and its session ends."""
         cell = self.cell("websocket-drop")
-        uas = self.uas("lib-uas-answer.xml", "drop")
-        await asyncio.sleep(0.3)
-        outcome = await self.page.run(f"return phone.call('sip:{self.args.number}@{self.args.domain}');", timeout=40)
-        cell.seen["library"] = outcome
-        if not cell.check("the call is answered", outcome.get("outcome") == "answered", outcome):
-            uas.kill()
+        uas = await self.place_call(cell, "lib-uas-answer.xml", "drop")
+        if not uas:
             return
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(1.0)
         port = self.args.wss_port if self.args.wss_url and self.args.wss_url in self.current_url else self.args.ws_port
         kill = subprocess.run(["ss", "-K", "-t", "state", "established", f"( sport = :{port} or dport = :{port} )"],
                               capture_output=True, text=True)

@@ -142,7 +142,7 @@ final class WebRTCOfferAnswerTests: XCTestCase {
         XCTAssertEqual(answer.media[0].formats, ["109"])
         XCTAssertEqual(answer.media[0].rtpMaps.map(\.attributeValue), ["109 opus/48000/2"])
         XCTAssertFalse(answer.media[0].isRTCPReducedSize, "rtcp-rsize is not offered for audio")
-        XCTAssertEqual(answer.media[0].extensionMaps.map(\.id), [1, 3])
+        XCTAssertEqual(answer.media[0].extensionMaps.map(\.id), [1], "audio level; not the MID extension, which Tandem does not send")
         XCTAssertEqual(answer.bundleGroup?.identifiers, ["0"])
         XCTAssertEqual(negotiated.codec, .opus)
         XCTAssertNil(negotiated.telephoneEvent)
