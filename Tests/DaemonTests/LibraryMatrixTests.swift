@@ -13,8 +13,8 @@
 // Everything runs in a network namespace of the test's own (loopback and one veth pair, no route
 // out), so the shipped ports can be used as they are.
 //
-// The libraries come from the vendor directory: $TANDEM_VENDOR_DIR, or ../shared/vendor beside
-// the repository. They are served to the page from there and never copied into the project.
+// The libraries come from the vendor directory: $TANDEM_VENDOR_DIR, or the nearest shared/vendor
+// beside the repository or above it. They are served to the page from there and never copied into the project.
 // A missing browser, sipp, library or tool fails the test: `make test` installs them all.
 //
 // Each row's cells are written to .build/interop-matrix/<library>-<browser>.json (or
@@ -41,8 +41,15 @@ final class LibraryMatrixTests: XCTestCase {
     func testJsSIPInFirefox() throws { try row(.jssip, .firefox) }
     func testSIPjsInFirefox() throws { try row(.sipjs, .firefox) }
 
+    /// $TANDEM_VENDOR_DIR, or the nearest `shared/vendor` beside the repository or above it.
     static var vendorDirectory: String {
         if let explicit = ProcessInfo.processInfo.environment["TANDEM_VENDOR_DIR"] { return explicit }
+        var directory = Binaries.packageRoot.deletingLastPathComponent()
+        while directory.path != "/" {
+            let candidate = directory.appendingPathComponent("shared/vendor").path
+            if FileManager.default.fileExists(atPath: candidate + "/jssip-3.10.10.js") { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
         return Binaries.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/vendor").path
     }
 

@@ -363,6 +363,19 @@ class Matrix:
         await asyncio.sleep(1.0)
         return uas
 
+    async def hang_up(self, cell, uas):
+        """The library hangs up: its session ends, sipp (the trunk) gets the BYE and completes its
+        scenario, and Tandem has no call left. Returns sipp's exit status."""
+        ended = await self.page.run("return phone.hangup();", timeout=20)
+        cell.seen["hangup"] = ended
+        cell.check("the library reports the call ended", ended.get("outcome") == "ended", ended)
+        code = await wait_process(uas, 10)
+        cell.seen["sippExit"] = code
+        cell.check("sipp got the BYE and its scenario completed", code == 0, code)
+        gone, calls = await self.no_calls()
+        cell.check("Tandem has no call left", gone, calls)
+        return code
+
     async def media_check(self, cell, seconds=4.0, codec=None, tone=None):
         """Audio both ways: the page hears the trunk's 660 Hz tone, the trunk hears the browser's."""
         # Media may still be starting (ICE, DTLS) when the library reports the answer.
@@ -478,15 +491,8 @@ class Matrix:
             " muted: t.receiver.track.muted, state: t.receiver.track.readyState}))};")
 
         bye = self.cell("hangup-from-browser")
-        ended = await self.page.run("return phone.hangup();", timeout=20)
-        bye.seen["library"] = ended
-        bye.check("the library reports the call ended", ended.get("outcome") == "ended", ended)
-        code = await wait_process(uas, 10)
-        bye.seen["sippExit"] = code
+        code = await self.hang_up(bye, uas)
         hold.check("sipp saw the hold re-INVITE (a=sendonly) and the resume (a=sendrecv)", code == 0, code)
-        bye.check("sipp got the BYE and its scenario completed", code == 0, code)
-        gone, calls = await self.no_calls()
-        bye.check("Tandem has no call left", gone, calls)
 
     async def outbound_transcoded(self):
         cell = self.cell("outbound-transcoded")
@@ -495,12 +501,7 @@ class Matrix:
             return
         await self.media_check(cell, codec="audio/opus")
         self.tandem_call(cell, "transcod")
-        ended = await self.page.run("return phone.hangup();", timeout=20)
-        cell.check("the library hangs up", ended.get("outcome") == "ended", ended)
-        code = await wait_process(uas, 10)
-        cell.check("sipp got the BYE", code == 0, code)
-        gone, calls = await self.no_calls()
-        cell.check("Tandem has no call left", gone, calls)
+        await self.hang_up(cell, uas)
 
     async def inbound(self):
         """sipp calls the registered user; the library answers; sipp hangs up after 8 s."""
@@ -583,12 +584,7 @@ class Matrix:
         if not uas:
             return
         await self.media_check(cell, seconds=3.0)
-        ended = await self.page.run("return phone.hangup();", timeout=20)
-        cell.check("and hung up", ended.get("outcome") == "ended", ended)
-        code = await wait_process(uas, 10)
-        cell.check("sipp's scenario completed", code == 0, code)
-        gone, calls = await self.no_calls()
-        cell.check("Tandem has no call left", gone, calls)
+        await self.hang_up(cell, uas)
 
     async def websocket_drop(self):
         """The WebSocket is cut mid-call (both ends' sockets destroyed, as a network drop or a
