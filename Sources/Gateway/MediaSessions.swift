@@ -357,7 +357,10 @@ public final class MediaSessions: SessionManager {
                         }
                     },
                     onFailure: { [weak self] reason in
-                        self?.state.withLock { $0.counters.mediaFailures += 1 }
+                        // A call signaling has already ended has no media left to fail: its
+                        // browser closed DTLS as it hung up, and the BYE won the race.
+                        guard let self, self.state.withLock({ $0.calls[id].map { !$0.released } ?? false }) else { return }
+                        self.state.withLock { $0.counters.mediaFailures += 1 }
                         logger.notice("media failed", metadata: ["call": "\(id)", "reason": "\(reason)"])
                         failureHandler?(id, reason)
                     })

@@ -83,6 +83,11 @@ public final class WebRTCLegCore {
     public private(set) var counters = WebRTCLegCounters()
     public private(set) var profile: SRTPProtectionProfile?
     private var failed = false
+    /// When the browser's DTLS close_notify came. A browser that hangs up closes its peer
+    /// connection, and its BYE may come just before or just after: only a close with no BYE
+    /// within ``closeGrace`` (the call still up) is a media failure.
+    private var peerClosedAt: NIODeadline?
+    public static let closeGrace = TimeAmount.seconds(2)
 
     // RTCP (RFC 3550 §6): what Tandem reports about the browser's stream and its own.
     private let localSSRC: UInt32
@@ -143,9 +148,13 @@ public final class WebRTCLegCore {
     }
 
     /// Whether SRTP keys exist and a pair is selected: media can be sent.
-    public var isConnected: Bool { outbound != nil && selected != nil && !failed }
+    public var isConnected: Bool { outbound != nil && selected != nil && !failed && peerClosedAt == nil }
 
-    public var nextDeadline: NIODeadline? { earliest(earliest(ice.nextDeadline, dtls.nextDeadline), isConnected ? nextReport : nil) }
+    public var nextDeadline: NIODeadline? {
+        guard !failed else { return nil }
+        if let peerClosedAt { return peerClosedAt + Self.closeGrace }
+        return earliest(earliest(ice.nextDeadline, dtls.nextDeadline), isConnected ? nextReport : nil)
+    }
 
     // MARK: Input
 
@@ -251,6 +260,10 @@ public final class WebRTCLegCore {
     public func timeout(now: NIODeadline) -> WebRTCLegOutput {
         var output = WebRTCLegOutput()
         guard !failed else { return output }
+        if let peerClosedAt {
+            if now >= peerClosedAt + Self.closeGrace { fail("DTLS closed by the peer", into: &output) }
+            return output
+        }
         if let deadline = ice.nextDeadline, deadline <= now { handle(ice.timeout(now: now), into: &output, now: now) }
         if let deadline = dtls.nextDeadline, deadline <= now { handle(dtls.timeout(now: now), into: &output, now: now) }
         if isConnected, let deadline = nextReport, deadline <= now {
@@ -328,7 +341,7 @@ public final class WebRTCLegCore {
             case .failed(let failure):
                 fail("DTLS \(failure)", into: &output)
             case .closed:
-                fail("DTLS closed by the peer", into: &output)
+                if peerClosedAt == nil { peerClosedAt = now }
             }
         }
     }

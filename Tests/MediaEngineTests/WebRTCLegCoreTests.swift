@@ -123,6 +123,27 @@ final class WebRTCLegCoreTests: XCTestCase {
         XCTAssertEqual(leg.nextDeadline, now + .seconds(4), "the next report in one interval")
     }
 
+    /// A browser that hangs up closes DTLS, and its BYE may come a moment later: the close is a
+    /// media failure only when the call is still up two seconds on.
+    func testAClosedDTLSIsAFailureOnlyAfterTheGrace() throws {
+        let peerCertificate = try DTLSCertificate.selfSigned(commonName: "browser")
+        let tandemCertificate = try DTLSCertificate.selfSigned()
+        let leg = try makeLeg(peerCertificate: peerCertificate, tandemCertificate: tandemCertificate)
+        _ = leg.receive(check(), from: peerAddress, now: now)
+        let peer = try DTLSEndpoint(role: .client, certificate: peerCertificate, srtpProfiles: [.aeadAES256GCM],
+                                    expectedRemoteFingerprint: tandemCertificate.fingerprint(.sha256))
+        XCTAssertEqual(handshake(leg, peer: peer).events, [.connected(.aeadAES256GCM)])
+
+        let closeNotify = try XCTUnwrap(peer.close(now: now).datagrams.first)
+        let closed = leg.receive(closeNotify, from: peerAddress, now: now)
+        XCTAssertTrue(closed.events.isEmpty, "not a failure yet: \(closed.events)")
+        XCTAssertFalse(leg.isConnected, "nothing more is sent to a closed peer")
+        XCTAssertEqual(leg.nextDeadline, now + WebRTCLegCore.closeGrace)
+        XCTAssertTrue(leg.timeout(now: now + .milliseconds(1900)).events.isEmpty)
+        XCTAssertEqual(leg.timeout(now: now + WebRTCLegCore.closeGrace).events, [.failed("DTLS closed by the peer")])
+        XCTAssertNil(leg.nextDeadline)
+    }
+
     func testEveryProfileNegotiates() throws {
         for profile in SRTPProtectionProfile.allCases {
             let peerCertificate = try DTLSCertificate.selfSigned(commonName: "browser")
