@@ -38,42 +38,17 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chromium_peer  # noqa: E402  (Chromium launch and DevTools client)
+from rtp_counter import RTPCounter  # noqa: E402
 from sipp_peer import sipp, wait_process  # noqa: E402
 
 log = logging.getLogger("demo_phone_driver")
 
 
-class MediaCounter(asyncio.DatagramProtocol):
+class MediaCounter(RTPCounter):
     """The trunk's media: counts RTP by payload type and echoes each packet to its sender."""
 
-    def __init__(self):
-        self.reset()
-
-    def reset(self):
-        self.by_type = {}
-        self.events = []
-        self.sources = set()
-
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def datagram_received(self, data, address):
-        if len(data) < 12 or data[0] >> 6 != 2:
-            return
-        payload_type = data[1] & 0x7F
-        self.by_type[payload_type] = self.by_type.get(payload_type, 0) + 1
-        self.sources.add(f"{address[0]}:{address[1]}")
-        if payload_type == 101 and len(data) >= 16:
-            header = 12 + 4 * (data[0] & 0x0F)
-            if len(data) >= header + 4:
-                event = data[header]
-                if not self.events or self.events[-1] != event:
-                    self.events.append(event)
+    def answer(self, data, payload_type, header, address):
         self.transport.sendto(data, address)
-
-    def snapshot(self):
-        return {"pcmu": self.by_type.get(0, 0), "byType": {str(k): v for k, v in self.by_type.items()},
-                "events": list(self.events), "sources": sorted(self.sources)}
 
 
 async def until(devtools, expression, timeout):

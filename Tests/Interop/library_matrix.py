@@ -43,6 +43,7 @@ import numpy
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chromium_peer  # noqa: E402  (find_chromium, write_tone)
+from rtp_counter import RTPCounter  # noqa: E402
 from sipp_peer import sipp, wait_process  # noqa: E402
 
 log = logging.getLogger("library_matrix")
@@ -156,36 +157,20 @@ def ulaw_encode(sample):
     return ~(sign | (exponent << 4) | mantissa) & 0xFF
 
 
-class TrunkMedia(asyncio.DatagramProtocol):
+class TrunkMedia(RTPCounter):
     """Counts what Tandem sends to the trunk and answers each PCMU packet with a tone packet."""
 
     def __init__(self):
         self.tone = [bytes(ulaw_encode(0.25 * math.sin(2 * math.pi * TRUNK_TONE * (160 * k + i) / 8000))
                            for i in range(160)) for k in range(100)]
         self.ssrc, self.seq, self.ts, self.k = 0x7A4E0001, 1, 0, 0
-        self.reset()
+        super().__init__()
 
     def reset(self):
-        self.by_type = {}
-        self.events = []
+        super().reset()
         self.samples = []
-        self.sources = set()
 
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def datagram_received(self, data, address):
-        if len(data) < 12 or data[0] >> 6 != 2:
-            return
-        payload_type = data[1] & 0x7F
-        self.by_type[payload_type] = self.by_type.get(payload_type, 0) + 1
-        self.sources.add(f"{address[0]}:{address[1]}")
-        header = 12 + 4 * (data[0] & 0x0F)
-        if payload_type == 101 and len(data) >= header + 4:
-            event = data[header]
-            if not self.events or self.events[-1] != event:
-                self.events.append(event)
-            return
+    def answer(self, data, payload_type, header, address):
         if payload_type != 0:
             return
         if len(self.samples) < 8000 * 30:
@@ -202,8 +187,7 @@ class TrunkMedia(asyncio.DatagramProtocol):
             spectrum = numpy.abs(numpy.fft.rfft(pcm * numpy.hanning(len(pcm))))
             spectrum[:int(100 * len(pcm) / 8000)] = 0  # below 100 Hz: DC and hum
             frequency = float(numpy.argmax(spectrum) * 8000 / len(pcm))
-        return {"pcmu": self.by_type.get(0, 0), "byType": {str(k): v for k, v in self.by_type.items()},
-                "events": list(self.events), "rms": level, "frequency": frequency, "sources": sorted(self.sources)}
+        return dict(super().snapshot(), rms=level, frequency=frequency)
 
 
 # ---------------------------------------------------------------------------------------------
