@@ -203,7 +203,7 @@ class Browser:
         self.process = None
         self.tone = None
 
-    def start(self, url, verbose):
+    def start(self, url):
         profile = os.path.join(self.directory, "profile")
         os.mkdir(profile)
         if self.kind == "chromium":
@@ -646,7 +646,7 @@ async def main_async(args):
     result = {"library": args.library, "browser": args.browser, "cells": {}, "error": None}
     matrix = Matrix(args, page, trunk)
     try:
-        browser.start(f"http://127.0.0.1:{page.port}/?lib={args.library}", args.verbose)
+        browser.start(f"http://127.0.0.1:{page.port}/?lib={args.library}")
         matrix.browser_tone = browser.tone
         hello = await asyncio.wait_for(page.hello, 60)
         result["versions"] = hello

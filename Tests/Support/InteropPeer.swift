@@ -10,11 +10,6 @@ public final class InteropPeer {
     public static var python: String { root.appendingPathComponent(".venv/bin/python").path }
     public static func script(_ name: String) -> String { root.appendingPathComponent("Tests/Interop/\(name)").path }
 
-    /// Whether the virtual environment and the script exist (`make test` installs them).
-    public static func available(_ script: String) -> Bool {
-        FileManager.default.isExecutableFile(atPath: python) && FileManager.default.fileExists(atPath: self.script(script))
-    }
-
     public let process = Process()
     private let input = Pipe()
     private let output = Pipe()

@@ -279,7 +279,6 @@ function jssipAdapter() {
       state.session.unhold({}, () => done.resolve({ outcome: "resumed" }));
       return within(10000, "unhold", done.promise);
     },
-    isHeld() { return state.session.isOnHold().local; },
 
     // JsSIP's default DTMF transport is SIP INFO (RTCSession.sendDTMF: transportType defaults to
     // JsSIP_C.DTMF_TRANSPORT.INFO), each tone an INFO with application/dtmf-relay.
@@ -294,7 +293,6 @@ function jssipAdapter() {
     },
 
     connection() { return state.session ? state.session.connection : null; },
-    events() { return state.events; },
   };
 }
 
@@ -412,7 +410,6 @@ function sipjsAdapter() {
 
     async hold() { state.heldAnswer = deferred(); await state.user.hold(); return within(10000, "hold", state.heldAnswer.promise); },
     async unhold() { state.heldAnswer = deferred(); await state.user.unhold(); return within(10000, "unhold", state.heldAnswer.promise); },
-    isHeld() { return state.user.isHeld(); },
 
     // SimpleUser.sendDTMF sends each tone as a SIP INFO with application/dtmf-relay; the
     // SessionDescriptionHandler's sendDtmf sends RFC 4733 events in the media (RTCDTMFSender).
@@ -431,7 +428,6 @@ function sipjsAdapter() {
       const sdh = state.user && state.user.session && state.user.session.sessionDescriptionHandler;
       return sdh ? sdh.peerConnection : null;
     },
-    events() { return state.events; },
   };
 }
 
