@@ -59,6 +59,9 @@ struct B2BCall<Destination: Hashable & Sendable>: Sendable {
     var callee = ""
     var startedAt = NIODeadline.now()
     var answeredAt: NIODeadline?
+    /// The caller's address, and the dial-plan rule that chose the trunk.
+    var source = ""
+    var route: String?
 }
 
 /// A call as operators see it: in `tandemctl calls`, and once ended, in its CDR.
@@ -78,6 +81,24 @@ public struct CallRecord: Sendable, Equatable {
     public var endedBy: String?
     /// Why: "BYE", "486 Busy Here", "ICE consent expired", ...
     public var endReason: String?
+    /// The caller's own Call-ID (what its SIP trace shows), and where it called from.
+    public var sipCallID = ""
+    public var source = ""
+    /// The dial-plan rule that chose the trunk, for browser calls.
+    public var route: String?
+    /// The final status the caller got: 200 when answered, 487 when cancelled, the refusal's or
+    /// failure's code otherwise. Nil while the call is in progress.
+    public var status: Int?
+    /// True for an attempt refused before it became a call (404, 403, 503 while draining...).
+    public var refused = false
+
+    /// `answered`, `cancelled`, or the final status as text: `tandem_calls_total`'s result label
+    /// and the CDR's.
+    public var result: String {
+        if answeredAt != nil { return "answered" }
+        if status == 487 || endReason == "cancelled" { return "cancelled" }
+        return status.map(String.init) ?? "failed"
+    }
 }
 
 /// An in-dialog request (re-INVITE, UPDATE, INFO) relayed from one leg to the other.

@@ -34,16 +34,17 @@ public struct CallRouting<Destination: Hashable & Sendable>: Sendable {
         return trunks.first { trunk in trunk.allowedSources.contains { $0.contains(address) } }
     }
 
-    /// The first dial-plan rule matching the whole dialled number, with the rewritten number.
-    public func route(_ number: String) -> (trunk: Trunk, number: String, rule: String)? {
+    /// The first dial-plan rule matching the whole dialled number: its trunks in the order they
+    /// are tried, and the rewritten number.
+    public func route(_ number: String) -> (trunks: [Trunk], number: String, rule: String)? {
         let range = NSRange(number.startIndex..., in: number)
         for rule in dialPlan {
-            guard let expression = try? NSRegularExpression(pattern: rule.pattern),
-                let match = expression.firstMatch(in: number, range: range), match.range == range,
-                let trunk = trunks.first(where: { $0.name == rule.trunk })
+            let candidates = rule.trunks.compactMap { name in trunks.first { $0.name == name } }
+            guard !candidates.isEmpty, let expression = try? NSRegularExpression(pattern: rule.pattern),
+                let match = expression.firstMatch(in: number, range: range), match.range == range
             else { continue }
             let rewritten = rule.rewrite.map { expression.replacementString(for: match, in: number, offset: 0, template: $0) } ?? number
-            return (trunk, rewritten, rule.name)
+            return (candidates, rewritten, rule.name)
         }
         return nil
     }

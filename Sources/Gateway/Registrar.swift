@@ -11,6 +11,27 @@ import TandemConfig
 public struct RegistrarAnswer: Sendable {
     public var response: SIPResponse
     public var delay: Duration
+    /// Set when credentials were given and refused (not for a challenge): for the security log.
+    public var failure: AuthenticationFailure?
+
+    public init(response: SIPResponse, delay: Duration, failure: AuthenticationFailure? = nil) {
+        self.response = response
+        self.delay = delay
+        self.failure = failure
+    }
+}
+
+/// Credentials that were refused: who they named and why, as the security log states it.
+public struct AuthenticationFailure: Sendable, Equatable {
+    public enum Reason: String, Sendable {
+        case unknownUser = "unknown_user"
+        case wrongPassword = "wrong_password"
+        case malformed = "malformed_credentials"
+        case uriMismatch = "digest_uri_mismatch"
+    }
+
+    public var username: String
+    public var reason: Reason
 }
 
 public struct Registrar: Sendable {
@@ -123,15 +144,18 @@ public struct Registrar: Sendable {
             }
             credentials = found
         } catch {
-            return .refused(RegistrarAnswer(response: request.makeResponse(400, reason: "Bad Request (malformed Authorization)", toTag: toTag), delay: .zero))
+            return .refused(RegistrarAnswer(response: request.makeResponse(400, reason: "Bad Request (malformed Authorization)", toTag: toTag), delay: .zero,
+                                            failure: AuthenticationFailure(username: "", reason: .malformed)))
         }
         // The digest covers the digest-uri; it must name this request's Request-URI (RFC 7616 §3.4.6).
         guard let digestURI = try? SIPURI(parsing: credentials.uri), digestURI.isEquivalent(to: request.uri) else {
             return .refused(RegistrarAnswer(
-                response: request.makeResponse(400, reason: "Bad Request (digest uri does not match the Request-URI)", toTag: toTag), delay: .zero))
+                response: request.makeResponse(400, reason: "Bad Request (digest uri does not match the Request-URI)", toTag: toTag), delay: .zero,
+                failure: AuthenticationFailure(username: credentials.username, reason: .uriMismatch)))
         }
         guard let user = users[credentials.username] else {
-            return .refused(failure(request, toTag: toTag, source: source, now: now))
+            return .refused(failure(request, toTag: toTag, source: source, now: now,
+                                    AuthenticationFailure(username: credentials.username, reason: .unknownUser)))
         }
         switch digest.verify(credentials, method: request.method.rawValue, password: user.password, now: now) {
         case .valid:
@@ -140,7 +164,8 @@ public struct Registrar: Sendable {
         case .stale:
             return .refused(challenge(request, toTag: toTag, stale: true, now: now))
         case .invalid:
-            return .refused(failure(request, toTag: toTag, source: source, now: now))
+            return .refused(failure(request, toTag: toTag, source: source, now: now,
+                                    AuthenticationFailure(username: credentials.username, reason: .wrongPassword)))
         }
     }
 
@@ -169,10 +194,11 @@ public struct Registrar: Sendable {
         return RegistrarAnswer(response: response, delay: .zero)
     }
 
-    private mutating func failure(_ request: SIPRequest, toTag: String, source: String, now: NIODeadline) -> RegistrarAnswer {
+    private mutating func failure(_ request: SIPRequest, toTag: String, source: String, now: NIODeadline,
+                                  _ failure: AuthenticationFailure) -> RegistrarAnswer {
         limiter.recordFailure(source: source, now: now)
         return RegistrarAnswer(response: request.makeResponse(403, reason: "Forbidden (bad credentials)", toTag: toTag),
-                               delay: limiter.delay(for: source, now: now))
+                               delay: limiter.delay(for: source, now: now), failure: failure)
     }
 
     /// The Authorization credentials for `realm`, if any; throws when one is malformed.

@@ -18,29 +18,40 @@ extension SignalingCore {
 
     mutating func startCall(_ request: SIPRequest, transaction id: TransactionID, source: Destination, now: NIODeadline) -> [SignalingEffect<Destination>] {
         let tag = Self.newTag()
+        var side: CallSide = (current?.transport.isWebSocket ?? false) ? .web : .trunk
+        var callerTrunk: Trunk?
+        var webUser: WebUser?
+        var trunkName: String?
         func refuse(_ code: Int, _ reason: String? = nil, warning: String? = nil) -> [SignalingEffect<Destination>] {
             var response = request.makeResponse(code, reason: reason, toTag: tag)
             if let warning { response.headers.add("Warning", "399 \(routing?.node ?? "tandem") \(SIPGrammarQuote.quote(warning))") }
-            return respond(to: id, with: response, now: now) + [.note("call refused with \(code): \(warning ?? reason ?? SIPResponse.defaultReason(code))")]
+            let text = warning ?? reason ?? SIPResponse.defaultReason(code)
+            let logged = recordRefusal(request, status: code, reason: text, side: side, trunk: trunkName ?? callerTrunk?.name,
+                                       caller: webUser?.username, now: now)
+            return respond(to: id, with: response, now: now) + [logged]
         }
         guard let routing, let inbound = current else { return refuse(503, "Service Unavailable (no routing)") }
         guard admitting else { return refuse(503, "Service Unavailable (draining)") }
         let reliable = inbound.transport.isStream
 
         // Who is calling: a browser (over WebSocket, authenticated) or an allowed trunk.
-        let side: CallSide
-        var callerTrunk: Trunk?
-        var webUser: WebUser?
         if inbound.transport.isWebSocket {
             side = .web
             switch registrar.authenticate(request, source: inbound.sourceHost, toTag: tag, now: now) {
             case .user(let user): webUser = user
             case .refused(let answer):
+                // A challenge is part of the attempt; refused credentials end it.
+                var effects: [SignalingEffect<Destination>] = []
+                if let failure = answer.failure {
+                    effects.append(authenticationRefused(request, failure))
+                    effects.append(recordRefusal(request, status: answer.response.statusCode, reason: answer.response.reason,
+                                                 side: side, trunk: nil, caller: nil, now: now))
+                }
                 if answer.delay > .zero {
                     delayed.append((now + answer.delay.timeAmount, id, answer.response))
-                    return []
+                    return effects
                 }
-                return respond(to: id, with: answer.response, now: now)
+                return effects + respond(to: id, with: answer.response, now: now)
             }
             guard let from = try? request.headers.from(), from.uri.user == webUser?.username else {
                 return refuse(403, "Forbidden (From does not match the authenticated user)")
@@ -49,7 +60,7 @@ extension SignalingCore {
             side = .trunk
             callerTrunk = trunk
         } else {
-            return refuse(403, "Forbidden (source not allowed)")
+            return [sourceRefused(request)] + refuse(403, "Forbidden (source not allowed)")
         }
 
         let session = Self.requestedSessionInterval(request)
@@ -67,13 +78,40 @@ extension SignalingCore {
         var toURI: SIPURI
         var endpoint: LocalEndpoint
         var bReliable: Bool
-        var trunkName: String?
+        var routeName: String?
+        var effects0: [SignalingEffect<Destination>] = []
         if side == .web {
             guard let route = routing.route(number) else { return refuse(404, "Not Found (no route)") }
-            let trunk = route.trunk
-            guard let resolved = routing.trunkDestination(trunk), let local = routing.endpoints[trunk.transport] else {
-                return refuse(503, "Service Unavailable (trunk unreachable)")
+            // The first trunk of the rule's list that can take the call now; a trunk known to be
+            // down, full or over its call rate is passed over, and with none left the caller
+            // gets 503 at once.
+            var chosen: (trunk: Trunk, destination: Destination, local: LocalEndpoint)?
+            var passedOver: [String] = []
+            for candidate in route.trunks {
+                if let why = trunkRefusal(candidate, now: now) {
+                    passedOver.append("\(candidate.name) \(why)")
+                    continue
+                }
+                guard let resolved = routing.trunkDestination(candidate), let local = routing.endpoints[candidate.transport] else {
+                    passedOver.append("\(candidate.name) unreachable")
+                    continue
+                }
+                chosen = (candidate, resolved, local)
+                break
             }
+            guard let chosen else {
+                trunkName = route.trunks.first?.name
+                return refuse(503, "Service Unavailable (no trunk available: \(passedOver.joined(separator: ", ")))")
+            }
+            let trunk = chosen.trunk
+            routeName = route.rule
+            if !passedOver.isEmpty {
+                effects0.append(.log(OperatorLog(.notice, "trunk failover", [
+                    "trunk": trunk.name, "passed_over": passedOver.joined(separator: ", "), "route": route.rule, "callee": number,
+                ])))
+            }
+            let resolved = chosen.destination
+            let local = chosen.local
             destination = resolved
             endpoint = local
             bReliable = trunk.transport.isStream
@@ -97,9 +135,8 @@ extension SignalingCore {
             toURI = SIPURI(user: number, host: local.host)
         }
 
-        if let trunk = callerTrunk ?? routing.trunks.first(where: { $0.name == trunkName }), trunk.maxCalls > 0,
-            calls.values.filter({ $0.trunk == trunk.name }).count >= trunk.maxCalls {
-            return refuse(503, "Service Unavailable (trunk call limit)")
+        if let trunk = callerTrunk {
+            if let why = trunkRefusal(trunk, now: now, incoming: true) { return refuse(503, "Service Unavailable (trunk \(why))") }
         }
 
         // The offer, through the session manager.
@@ -145,10 +182,13 @@ extension SignalingCore {
         call.caller = callerUser
         call.callee = number
         call.startedAt = now
+        call.source = sourceText
+        call.route = routeName
+        if let trunk = callerTrunk ?? routing.trunks.first(where: { $0.name == trunkName }) { takeTrunkRate(trunk, now: now) }
         calls[callID] = call
         callByServerTransaction[id] = callID
         callByClientTransaction[bTransaction] = callID
-        return handle(events, now: now) + [.note("call \(callID): \(side) \(callerUser) -> \(calleeSide) \(requestURI)")]
+        return effects0 + [callStarted(call, destination: requestURI)] + handle(events, now: now)
     }
 
     // MARK: Responses on the outgoing leg
@@ -256,7 +296,7 @@ extension SignalingCore {
             call.state = .confirmed
             call.answeredAt = now
             calls[callID] = call
-            return effects + respond(to: call.a.transaction, with: ok, now: now) + [.note("call \(callID) answered")]
+            return effects + respond(to: call.a.transaction, with: ok, now: now) + [callAnswered(call, now: now)]
         default:
             // 401/407 from a trunk with credentials: answer the challenge once (§22.2).
             if (response.statusCode == 401 || response.statusCode == 407), !call.b.authenticated, call.state == .proceeding,
@@ -686,8 +726,12 @@ extension SignalingCore {
         case .cancelling: state = "cancelling"
         case .ended: state = "ended"
         }
-        return CallRecord(id: call.id, from: call.a.side, caller: call.caller, callee: call.callee, trunk: call.trunk, state: state,
-                          startedAt: call.startedAt, answeredAt: call.answeredAt)
+        var record = CallRecord(id: call.id, from: call.a.side, caller: call.caller, callee: call.callee, trunk: call.trunk, state: state,
+                                startedAt: call.startedAt, answeredAt: call.answeredAt)
+        record.sipCallID = (try? call.a.invite.headers.callID()) ?? ""
+        record.source = call.source
+        record.route = call.route
+        return record
     }
 
     /// PRACK for a reliable provisional response on the outgoing leg's early dialog (RFC 3262 §7.2).
@@ -718,10 +762,8 @@ extension SignalingCore {
         ended.endedAt = now
         ended.endedBy = by
         ended.endReason = reason
-        let result = call.answeredAt != nil ? "answered" : reason == "cancelled" ? "cancelled" : String(reason.prefix { $0 != " " })
-        counters.callsByResult[result.isEmpty ? "failed" : result, default: 0] += 1
-        endedCalls.append(ended)
-        if endedCalls.count > 10_000 { endedCalls.removeFirst(endedCalls.count - 10_000) }  // nobody is taking them
+        ended.status = finalStatusByCall.removeValue(forKey: callID) ?? (call.answeredAt != nil ? 200 : nil)
+        record(ended: ended)
         callByServerTransaction = callByServerTransaction.filter { $0.value != callID }
         callByClientTransaction = callByClientTransaction.filter { $0.value != callID }
         callByDialog = callByDialog.filter { $0.value != callID }

@@ -40,6 +40,31 @@ extension SignalingCore {
         }
     }
 
+    /// Why `trunk` cannot take a new call now, or nil when it can: known to be down (outgoing
+    /// calls only: a trunk that calls in is evidently up), at its `max_calls`, or over its
+    /// `max_calls_per_second`.
+    func trunkRefusal(_ trunk: Trunk, now: NIODeadline, incoming: Bool = false) -> String? {
+        if !incoming, trunkMonitors[trunk.name]?.availability == .down { return "down" }
+        if trunk.maxCalls > 0, calls.values.filter({ $0.trunk == trunk.name }).count >= trunk.maxCalls { return "at its call limit" }
+        if trunk.maxCallsPerSecond > 0, trunkTokens(trunk, now: now) < 1 { return "over its call rate" }
+        return nil
+    }
+
+    /// The trunk's call-rate bucket now: it refills at `max_calls_per_second` up to a burst of
+    /// one second's worth (at least one call).
+    private func trunkTokens(_ trunk: Trunk, now: NIODeadline) -> Double {
+        let burst = max(1, trunk.maxCallsPerSecond)
+        guard let bucket = trunkRates[trunk.name] else { return burst }
+        let refill = Double((now - bucket.at).nanoseconds) / 1e9 * trunk.maxCallsPerSecond
+        return min(burst, bucket.tokens + max(0, refill))
+    }
+
+    /// A call placed on or taken from `trunk` spends one token of its call rate.
+    mutating func takeTrunkRate(_ trunk: Trunk, now: NIODeadline) {
+        guard trunk.maxCallsPerSecond > 0 else { return }
+        trunkRates[trunk.name] = (trunkTokens(trunk, now: now) - 1, now)
+    }
+
     /// Creates, updates or removes monitors to match the routing's trunks.
     mutating func syncTrunkMonitors(now: NIODeadline) {
         guard let routing else { return }
@@ -85,7 +110,7 @@ extension SignalingCore {
             pendingMonitorRequests[id] = nil
         }
         var effects = sendTrunkRequests(requests, trunk: name, now: now)
-        if before != monitor.availability { effects.append(.note("trunk \(name) is \(monitor.availability)")) }
+        if before != monitor.availability { effects.append(trunkChanged(monitor, from: before, response: "\(response.statusCode) \(response.reason)")) }
         return effects
     }
 
@@ -99,7 +124,16 @@ extension SignalingCore {
         }
         trunkMonitors[name] = monitor
         pendingMonitorRequests[id] = nil
-        return before != monitor.availability ? [.note("trunk \(name) is \(monitor.availability) (no answer)")] : []
+        return before != monitor.availability ? [trunkChanged(monitor, from: before, response: "no answer")] : []
+    }
+
+    /// A trunk went up or down: at notice, with what its last OPTIONS got.
+    private func trunkChanged(_ monitor: TrunkMonitor, from before: TrunkMonitor.Availability, response: String) -> SignalingEffect<Destination> {
+        let trunk = monitor.trunk
+        return .log(OperatorLog(.notice, "trunk \(monitor.availability)", [
+            "trunk": trunk.name, "address": "\(trunk.transport.rawValue):\(trunk.address):\(trunk.port)",
+            "was": before.rawValue, "options": response,
+        ]))
     }
 
     private mutating func sendTrunkRequests(_ requests: [SIPRequest], trunk name: String, now: NIODeadline) -> [SignalingEffect<Destination>] {

@@ -34,8 +34,27 @@ public struct InboundSIP<Destination: Hashable & Sendable>: Sendable {
 public enum SignalingEffect<Destination: Hashable & Sendable>: Sendable, Equatable {
     /// Transmit these bytes.
     case send([UInt8], to: Destination)
-    /// Something an operator may want in the log (debug level unless said otherwise).
+    /// Something a developer may want in the log (debug level).
     case note(String)
+    /// A line for the operator's log: calls started, answered and refused, refused
+    /// authentication and sources, trunk state changes.
+    case log(OperatorLog)
+}
+
+/// A line for the operator's log, its fields carried as logger metadata. The message and the
+/// field names are a stable format (docs/operations.md): fail2ban filters and log pipelines
+/// read them.
+public struct OperatorLog: Sendable, Equatable {
+    public enum Level: String, Sendable { case info, notice, warning }
+    public var level: Level
+    public var message: String
+    public var fields: [String: String]
+
+    public init(_ level: Level, _ message: String, _ fields: [String: String]) {
+        self.level = level
+        self.message = message
+        self.fields = fields
+    }
 }
 
 /// Counters of what the core refused, for status and metrics.
@@ -44,11 +63,24 @@ public struct SignalingCounters: Sendable, Equatable {
     public var badRequests = 0
     public var requests = 0
     public var responses = 0
-    /// Requests received by method, responses received by status code.
+    /// Requests received by method; responses received and sent by status code.
     public var requestsByMethod: [String: Int] = [:]
     public var responsesByCode: [Int: Int] = [:]
-    /// Calls ended, by how: answered (ended after an answer), or the failure's status or reason.
-    public var callsByResult: [String: Int] = [:]
+    public var responsesSentByCode: [Int: Int] = [:]
+    /// Call attempts ended, refused ones included, by result and trunk.
+    public var calls: [CallResultKey: Int] = [:]
+}
+
+/// What `tandem_calls_total` is labelled by: `answered`, `cancelled`, or the final status the
+/// caller got; and the trunk on either leg ("" when none).
+public struct CallResultKey: Sendable, Hashable {
+    public var result: String
+    public var trunk: String
+
+    public init(result: String, trunk: String) {
+        self.result = result
+        self.trunk = trunk
+    }
 }
 
 public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
@@ -73,6 +105,8 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     /// Calls ended since the driver last took them (for CDRs).
     var endedCalls: [CallRecord] = []
     var callByServerTransaction: [TransactionID: String] = [:]
+    /// The final status sent to each call's caller, for its record (SignalingCore+Calls.swift).
+    var finalStatusByCall: [String: Int] = [:]
     var callByClientTransaction: [TransactionID: String] = [:]
     var callByDialog: [DialogID: String] = [:]
     /// In-dialog requests relayed to the other leg, by the relayed request's client transaction.
@@ -90,6 +124,8 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     var monitorByTransaction: [TransactionID: String] = [:]
     var pendingMonitorRequests: [TransactionID: SIPRequest] = [:]
     var monitorsSynced = false
+    /// Each trunk's call-rate bucket (`max_calls_per_second`): tokens left and when last filled.
+    var trunkRates: [String: (tokens: Double, at: NIODeadline)] = [:]
 
     public init(userAgent: String, web: WebSettings, users: [WebUser], routing: CallRouting<Destination>? = nil,
                 sessions: any SessionManager = NoMediaSessionManager(), timers: SIPTimerValues = .standard) {
@@ -179,6 +215,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
             if let rejection = screen(request) {
                 counters.badRequests += 1
                 if request.method == .ack { return [.note("dropped a bad ACK: \(rejection.reason)")] }
+                counters.responsesSentByCode[rejection.statusCode, default: 0] += 1
                 return [.send(rejection.serialized(), to: inbound.replyTo)]
             }
             return handle(transactions.receive(.request(request), from: inbound.replyTo, reliable: inbound.transport.isStream, now: now), now: now)
@@ -234,6 +271,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
                 effects.append(.send(message.serialized(), to: destination))
             case .request(let request, let id, _) where request.method == .register:
                 let answer = registrar.handle(request, source: current?.sourceHost ?? "", connection: current?.connection, now: now)
+                if let failure = answer.failure { effects.append(authenticationRefused(request, failure)) }
                 if answer.delay > .zero {
                     delayed.append((now + answer.delay.timeAmount, id, answer.response))
                 } else {
@@ -271,7 +309,11 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
     }
 
     mutating func respond(to id: TransactionID, with response: SIPResponse, now: NIODeadline) -> [SignalingEffect<Destination>] {
-        handle(transactions.respond(to: id, with: stamp(response), now: now), now: now)
+        counters.responsesSentByCode[response.statusCode, default: 0] += 1
+        if response.statusCode >= 200, let callID = callByServerTransaction[id], calls[callID]?.a.transaction == id {
+            finalStatusByCall[callID] = response.statusCode
+        }
+        return handle(transactions.respond(to: id, with: stamp(response), now: now), now: now)
     }
 
     /// Answers the requests the core handles itself.

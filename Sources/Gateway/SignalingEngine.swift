@@ -231,6 +231,14 @@ public actor SignalingEngine {
                 }
             case .note(let text):
                 logger.debug("\(text)")
+            case .log(let line):
+                var metadata: Logger.Metadata = [:]
+                for (key, value) in line.fields { metadata[key] = .string(value) }
+                switch line.level {
+                case .info: logger.info("\(line.message)", metadata: metadata)
+                case .notice: logger.notice("\(line.message)", metadata: metadata)
+                case .warning: logger.warning("\(line.message)", metadata: metadata)
+                }
             }
         }
     }

@@ -64,6 +64,12 @@ public struct TrunkMonitor: Sendable {
     /// The CSeq whose outcome set `availability`; outcomes of older pings are ignored, so a ping
     /// timing out after a later one was answered does not mark the trunk down.
     var optionsOutcomeCSeq: UInt32 = 0
+    /// The latest OPTIONS must be answered by then, or the trunk is down: sooner than Timer F
+    /// (32 s), so calls stop going to a dead trunk within seconds.
+    var optionsAnswerDeadline: NIODeadline?
+
+    /// How long an OPTIONS may go unanswered: the ping interval, at most 5 s.
+    var optionsAnswerWait: TimeAmount { .seconds(Int64(min(max(1, trunk.optionsInterval), 5))) }
 
     // Registration.
     enum Purpose: Sendable, Equatable { case register, unregister }
@@ -111,7 +117,7 @@ public struct TrunkMonitor: Sendable {
 
     /// When `timeout(now:)` must next be called.
     public var nextDeadline: NIODeadline? {
-        [nextOptions, nextRegister?.at, attempt.map { $0.sentAt + Self.registerGiveUp }].compactMap { $0 }.min()
+        [nextOptions, optionsAnswerDeadline, nextRegister?.at, attempt.map { $0.sentAt + Self.registerGiveUp }].compactMap { $0 }.min()
     }
 
     /// Whether a response or timeout with this Call-ID belongs to this monitor.
@@ -124,12 +130,18 @@ public struct TrunkMonitor: Sendable {
         if let attempt, now >= attempt.sentAt + Self.registerGiveUp {
             registerFailed(status: 408, reason: "Request Timeout (no response from the trunk)", retryAfter: nil, now: now)
         }
+        if let due = optionsAnswerDeadline, due <= now {
+            optionsAnswerDeadline = nil
+            optionsOutcomeCSeq = optionsCSeq
+            setAvailability(.down, reason: "OPTIONS unanswered for \(optionsAnswerWait.nanoseconds / 1_000_000_000) s", now: now)
+        }
         if let due = nextOptions, due <= now {
             let interval = TimeAmount.seconds(Int64(trunk.optionsInterval))
             // Keep the schedule unless the call came so late that it would fall behind.
             nextOptions = due + interval > now ? due + interval : now + interval
             lastOptionsSent = now
             requests.append(makeOptions())
+            if optionsAnswerDeadline == nil { optionsAnswerDeadline = now + optionsAnswerWait }
         }
         if let due = nextRegister, due.at <= now {
             nextRegister = nil
@@ -191,11 +203,13 @@ public struct TrunkMonitor: Sendable {
             optionsCSeq = 0
             optionsOutcomeCSeq = 0
             lastOptionsSent = nil
+            optionsAnswerDeadline = nil
             setAvailability(.unknown, reason: "trunk address changed", now: now)
             nextOptions = new.optionsInterval > 0 ? now : nil
         } else if old.optionsInterval != new.optionsInterval {
             if new.optionsInterval == 0 {
                 nextOptions = nil
+                optionsAnswerDeadline = nil
                 setAvailability(.unknown, reason: "OPTIONS keep-alive turned off", now: now)
             } else if let last = lastOptionsSent, old.optionsInterval > 0 {
                 let due = last + .seconds(Int64(new.optionsInterval))
@@ -225,7 +239,10 @@ public struct TrunkMonitor: Sendable {
 
     private mutating func optionsAnswered(_ response: SIPResponse, cseq: UInt32, now: NIODeadline) {
         // A provisional response says little; wait for the final one or Timer F.
-        guard !response.isProvisional, cseq <= optionsCSeq, cseq >= optionsOutcomeCSeq else { return }
+        guard !response.isProvisional, cseq <= optionsCSeq else { return }
+        // Any final answer shows the trunk alive, even one to a ping given up on.
+        if cseq == optionsCSeq { optionsAnswerDeadline = nil }
+        guard cseq >= optionsOutcomeCSeq || availability == .down else { return }
         optionsOutcomeCSeq = cseq
         if cseq == optionsCSeq, let sent = lastOptionsSent { optionsRoundTrip = now - sent }
         // Even 404, 405 or 501 come from a live peer.

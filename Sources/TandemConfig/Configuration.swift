@@ -266,14 +266,17 @@ public struct Trunk: Sendable, Equatable {
     public var optionsInterval: Int
     /// Concurrent call limit; 0 means no limit.
     public var maxCalls: Int
+    /// New calls per second, either way, with a burst of one second's worth; 0 means no limit.
+    public var maxCallsPerSecond: Double
     public var location: SourceLocation
 
     public init(
         name: String, address: String, port: Int = 5060, transport: SIPTransportKind = .udp, allowedSources: [IPNetwork],
         credentials: TrunkCredentials? = nil, register: Bool = false, registerExpires: Int = 3600, codecProfile: String = "g711",
         mediaInterface: String = "default", dtmf: DTMFMode = .rfc4733, optionsInterval: Int = 30, maxCalls: Int = 0,
-        location: SourceLocation = SourceLocation(file: "", line: 0, key: "trunks")
+        maxCallsPerSecond: Double = 0, location: SourceLocation = SourceLocation(file: "", line: 0, key: "trunks")
     ) {
+        self.maxCallsPerSecond = maxCallsPerSecond
         self.name = name
         self.address = address
         self.port = port
@@ -344,16 +347,26 @@ public struct DialPlanRule: Sendable, Equatable {
     public var name: String
     /// A regular expression the whole dialled number must match.
     public var pattern: String
-    public var trunk: String
+    /// The trunks a call may take, in the order they are tried: one that is down (OPTIONS),
+    /// at `max_calls` or over `max_calls_per_second` is passed over for the next.
+    public var trunks: [String]
     /// Replacement template; nil leaves the number as dialled.
     public var rewrite: String?
     public var location: SourceLocation
 
+    /// The first choice.
+    public var trunk: String { trunks.first ?? "" }
+
     public init(name: String, pattern: String, trunk: String, rewrite: String? = nil,
+                location: SourceLocation = SourceLocation(file: "", line: 0, key: "dial_plan")) {
+        self.init(name: name, pattern: pattern, trunks: [trunk], rewrite: rewrite, location: location)
+    }
+
+    public init(name: String, pattern: String, trunks: [String], rewrite: String? = nil,
                 location: SourceLocation = SourceLocation(file: "", line: 0, key: "dial_plan")) {
         self.name = name
         self.pattern = pattern
-        self.trunk = trunk
+        self.trunks = trunks
         self.rewrite = rewrite
         self.location = location
     }

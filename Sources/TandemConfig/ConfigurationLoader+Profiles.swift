@@ -97,6 +97,7 @@ extension ConfigurationLoader {
             dtmf: entry.choice("dtmf", default: .rfc4733),
             optionsInterval: entry.int("options_interval", in: 0...3600, default: 30),
             maxCalls: entry.int("max_calls", in: 0...100_000, default: 0),
+            maxCallsPerSecond: entry.number("max_calls_per_second", in: 0...10_000, default: 0),
             location: entry.mappingLocation)
     }
 
@@ -129,11 +130,21 @@ extension ConfigurationLoader {
 
     func readRule(_ entry: MappingReader, index: Int) -> DialPlanRule? {
         let name = entry.string("name", default: "rule-\(index + 1)")
-        guard let pattern = entry.requiredString("match"), let trunk = entry.requiredString("trunk") else {
+        // `trunk: name`, or `trunks: [first, second, ...]` tried in order.
+        var trunks: [String] = []
+        if entry.has("trunks") {
+            if entry.has("trunk") { entry.error("trunk", "give either trunk or trunks, not both") }
+            trunks = (entry.stringList("trunks") ?? []).map(\.value)
+            if trunks.isEmpty { entry.error("trunks", "must name at least one trunk") }
+            if Set(trunks).count != trunks.count { entry.error("trunks", "names a trunk twice") }
+        } else if let trunk = entry.requiredString("trunk") {
+            trunks = [trunk]
+        }
+        guard let pattern = entry.requiredString("match"), !trunks.isEmpty else {
             return nil
         }
         return DialPlanRule(
-            name: name, pattern: pattern, trunk: trunk, rewrite: entry.string("rewrite"),
+            name: name, pattern: pattern, trunks: trunks, rewrite: entry.string("rewrite"),
             location: entry.mappingLocation)
     }
 }

@@ -229,7 +229,10 @@ struct ConfigurationValidator {
     private func checkDialPlan() {
         checkUnique(configuration.dialPlan.map { ($0.name, $0.location) }, what: "dial-plan rule")
         for rule in configuration.dialPlan {
-            checkReference(rule.trunk, in: configuration.trunks.map(\.name), what: "trunk", at: rule.location, key: "trunk")
+            for trunk in rule.trunks {
+                checkReference(trunk, in: configuration.trunks.map(\.name), what: "trunk", at: rule.location,
+                               key: rule.trunks.count == 1 ? "trunk" : "trunks")
+            }
             let expression: NSRegularExpression
             do {
                 expression = try NSRegularExpression(pattern: rule.pattern)

@@ -101,6 +101,22 @@ final class MappingReader {
         return number
     }
 
+    /// A number, integer or decimal.
+    func number(_ key: String, in range: ClosedRange<Double>, default fallback: Double) -> Double {
+        guard let value = node(key) else { return fallback }
+        guard let scalar = value.scalar, let number = Double(scalar.string.replacingUnderscores()), number.isFinite else {
+            error(key, "expected a number, found \(MappingReader.describe(value))")
+            return fallback
+        }
+        guard range.contains(number) else {
+            error(key, "\(scalar.string) is out of range (\(MappingReader.plain(range.lowerBound))...\(MappingReader.plain(range.upperBound)))")
+            return fallback
+        }
+        return number
+    }
+
+    static func plain(_ value: Double) -> String { value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value) }
+
     func bool(_ key: String, default fallback: Bool) -> Bool {
         guard let value = node(key) else { return fallback }
         switch value.scalar?.string.lowercased() {

@@ -1,4 +1,4 @@
-// Call detail records: one JSON object per line for every ended call, appended to the configured
+// Call detail records: one JSON object per line for every call attempt, refused ones included, appended to the configured
 // file. The file is opened for appending at start and again at every reload, so log rotation
 // (move the file, then SIGHUP or `tandemctl reload`) loses nothing.
 
@@ -23,6 +23,8 @@ struct CallDetailRecord: Encodable {
     }
 
     var callId: String
+    /// The caller's own Call-ID, as its SIP trace shows it.
+    var sipCallId: String
     var node: String
     var from: String
     var caller: String
@@ -35,6 +37,13 @@ struct CallDetailRecord: Encodable {
     var talkSeconds: Double
     var endedBy: String
     var endReason: String
+    /// `answered`, `cancelled`, or the final status as text; and that status (200 when answered).
+    var result: String
+    var sipStatus: Int?
+    /// True for an attempt refused before it became a call.
+    var refused: Bool
+    var source: String
+    var route: String?
     var media: String?
     var legs: [Leg]
 }
@@ -80,10 +89,11 @@ final class CDRWriter {
         let end = call.endedAt.map(date) ?? Date()
         let answer = call.answeredAt.map(date)
         return CallDetailRecord(
-            callId: call.id, node: node, from: call.from.rawValue, caller: call.caller, callee: call.callee, trunk: call.trunk,
+            callId: call.id, sipCallId: call.sipCallID, node: node, from: call.from.rawValue, caller: call.caller, callee: call.callee, trunk: call.trunk,
             start: start, answer: answer, end: end, durationSeconds: (end.timeIntervalSince(start) * 1000).rounded() / 1000,
             talkSeconds: answer.map { (end.timeIntervalSince($0) * 1000).rounded() / 1000 } ?? 0,
-            endedBy: call.endedBy ?? "tandem", endReason: call.endReason ?? "", media: media?.mode,
+            endedBy: call.endedBy ?? "tandem", endReason: call.endReason ?? "", result: call.result, sipStatus: call.status,
+            refused: call.refused, source: call.source, route: call.route, media: media?.mode,
             legs: legs.map {
                 CallDetailRecord.Leg(side: $0.side, codec: $0.codec, packetsReceived: $0.received.packets, packetsSent: $0.sent.packets,
                                      lost: $0.received.lost, lossPercent: $0.received.lossFraction.map { ($0 * 10000).rounded() / 100 },

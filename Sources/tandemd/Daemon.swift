@@ -273,18 +273,33 @@ extension Daemon {
 
     func recordEnded(_ records: [CallRecord]) async {
         for record in records {
-            let info = await media?.finalInfo(call: record.id)
+            let info = record.refused ? nil : await media?.finalInfo(call: record.id)
             let legs = info.flatMap { info in info.status.map { Self.legs(info, $0) } } ?? []
             if let status = info?.status {
                 endedMedia.add(status)
                 if let handshake = status.web.dtlsHandshakeMilliseconds { metrics.recordHandshake(milliseconds: handshake) }
             }
-            logger.info("call ended", metadata: [
-                "call": "\(record.id)", "by": "\(record.endedBy ?? "")", "reason": "\(record.endReason ?? "")",
-            ])
+            let cdr = CDRWriter.record(record, media: info, legs: legs, node: configuration.node, date: { Self.date(of: $0) })
+            if !record.refused {
+                metrics.recordEnded(EndedCallFigures(
+                    trunk: record.trunk ?? "", talkSeconds: record.answeredAt != nil ? cdr.talkSeconds : nil,
+                    legs: legs.filter { $0.received.packets > 0 }.map {
+                        EndedCallFigures.Leg(side: $0.side, mos: $0.mos, lossRatio: $0.received.lossFraction,
+                                             jitterSeconds: $0.received.jitterMilliseconds.map { $0 / 1000 })
+                    }))
+                // Refused attempts were logged ("call refused") where they were refused.
+                var metadata: Logger.Metadata = [
+                    "call": "\(record.id)", "caller": "\(record.caller)", "callee": "\(record.callee)",
+                    "by": "\(record.endedBy ?? "")", "reason": "\(record.endReason ?? "")", "result": "\(record.result)",
+                    "status": "\(record.status.map(String.init) ?? "-")", "duration_seconds": "\(cdr.durationSeconds)",
+                    "talk_seconds": "\(cdr.talkSeconds)", "sip_call_id": "\(record.sipCallID)",
+                ]
+                if let trunk = record.trunk { metadata["trunk"] = "\(trunk)" }
+                logger.info("call ended", metadata: metadata)
+            }
             guard cdrs.path != nil else { continue }
             do {
-                try cdrs.write(CDRWriter.record(record, media: info, legs: legs, node: configuration.node, date: { Self.date(of: $0) }))
+                try cdrs.write(cdr)
             } catch {
                 logger.error("cannot write a CDR", metadata: ["call": "\(record.id)", "error": "\(error)"])
             }
@@ -301,12 +316,14 @@ extension Daemon {
         if let signaling {
             snapshot.activeCalls = await signaling.activeCalls
             let counters = await signaling.counters
-            snapshot.callsByResult = counters.callsByResult
+            snapshot.calls = counters.calls
             snapshot.requestsByMethod = counters.requestsByMethod
             snapshot.responsesByCode = counters.responsesByCode
+            snapshot.responsesSentByCode = counters.responsesSentByCode
             snapshot.registrations = await signaling.registrations
-            for trunk in await signaling.trunkList where trunk.availability != "unchecked" {
-                snapshot.trunksUp[trunk.name] = trunk.availability == "up"
+            for trunk in await signaling.trunkList {
+                snapshot.trunkCalls[trunk.name] = trunk.activeCalls
+                if trunk.availability != "unchecked" { snapshot.trunksUp[trunk.name] = trunk.availability == "up" }
             }
         }
         if let media {

@@ -2,9 +2,14 @@
 // gathered when scraped: gauges are set, and counters move by what their source has added since
 // the last scrape (the sources keep totals; media totals are live calls plus ended ones).
 
+import Control
+import Foundation
 import Gateway
 import MediaEngine
 import Prometheus
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Totals of ended calls' media, added to the live calls' figures at each scrape.
 struct MediaTotals {
@@ -33,7 +38,8 @@ struct MediaTotals {
 /// What one scrape reports.
 struct MetricsSnapshot {
     var activeCalls = 0
-    var callsByResult: [String: Int] = [:]
+    var calls: [CallResultKey: Int] = [:]
+    var trunkCalls: [String: Int] = [:]
     var registrations = 0
     var trunksUp: [String: Bool] = [:]
     var media: [String: Int] = [:]
@@ -47,12 +53,29 @@ struct MetricsSnapshot {
     var portCapacity = 0
     var requestsByMethod: [String: Int] = [:]
     var responsesByCode: [Int: Int] = [:]
+    var responsesSentByCode: [Int: Int] = [:]
     var draining = false
+}
+
+/// One ended call's figures for the end-of-call histograms.
+struct EndedCallFigures {
+    struct Leg {
+        var side: String
+        var mos: Double?
+        var lossRatio: Double?
+        var jitterSeconds: Double?
+    }
+
+    var trunk: String
+    /// Talk time, answer to end; nil for calls never answered.
+    var talkSeconds: Double?
+    var legs: [Leg]
 }
 
 final class TandemMetrics {
     let registry = PrometheusCollectorRegistry()
     private var reported: [String: Int] = [:]
+    private var reportedCPU = 0.0
     private let handshake: DurationHistogram
 
     init() {
@@ -62,6 +85,9 @@ final class TandemMetrics {
             labels: [],
             buckets: [.milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
                       .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)])
+        registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "tandem", metricName: "build_info",
+                                                            helpText: "Always 1; the labels name the version running."),
+                           labels: [("version", TandemVersion.current)]).set(1.0)
     }
 
     /// One WebRTC leg's handshake, recorded when its call ends.
@@ -69,10 +95,44 @@ final class TandemMetrics {
         handshake.record(.nanoseconds(Int64(milliseconds * 1_000_000)))
     }
 
+    /// Buckets of the end-of-call histograms.
+    static let durationBuckets: [Double] = [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200]
+    static let mosBuckets: [Double] = [1, 2, 2.5, 3, 3.5, 3.8, 4, 4.2, 4.4, 4.5]
+    static let lossBuckets: [Double] = [0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2]
+    static let jitterBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1]
+
+    /// An ended call: its talk time (answered calls) and each leg's MOS, loss and jitter (legs
+    /// that received media).
+    func recordEnded(_ call: EndedCallFigures) {
+        if let talk = call.talkSeconds {
+            histogram("call_duration", "seconds", "Talk time of answered calls, answer to hang-up.", [("trunk", call.trunk)],
+                      Self.durationBuckets).record(talk)
+        }
+        for leg in call.legs {
+            let labels = [("leg", leg.side), ("trunk", call.trunk)]
+            if let mos = leg.mos {
+                histogram("call_mos", "", "Estimated MOS of what each leg received, at call end (E-model, 1-4.5).", labels,
+                          Self.mosBuckets).record(mos)
+            }
+            if let loss = leg.lossRatio {
+                histogram("call_loss", "ratio", "Share of RTP packets lost on each leg, at call end (0-1).", labels,
+                          Self.lossBuckets).record(loss)
+            }
+            if let jitter = leg.jitterSeconds {
+                histogram("call_jitter", "seconds", "Interarrival jitter of each leg (RFC 3550), at call end.", labels,
+                          Self.jitterBuckets).record(jitter)
+            }
+        }
+    }
+
     func render(_ snapshot: MetricsSnapshot) -> String {
         gauge("calls_active", "", "Calls in progress (ringing or answered).", [], Double(snapshot.activeCalls))
-        for (result, value) in snapshot.callsByResult {
-            counter("calls", "Ended calls by result: answered, cancelled, or the failure's status.", [("result", result)], value)
+        for (trunk, active) in snapshot.trunkCalls {
+            gauge("trunk_calls_active", "", "Calls in progress on each trunk.", [("trunk", trunk)], Double(active))
+        }
+        for (key, value) in snapshot.calls {
+            counter("calls", "Call attempts ended, refused ones included: answered, cancelled, or the final status the caller got; trunk is empty when none was involved.",
+                    [("result", key.result), ("trunk", key.trunk)], value)
         }
         gauge("registrations", "", "Registered browser contacts.", [], Double(snapshot.registrations))
         for (trunk, up) in snapshot.trunksUp {
@@ -92,7 +152,8 @@ final class TandemMetrics {
         counter("media_calls", "Calls whose media started, by mode.", [("mode", "transcode")], snapshot.transcodedCalls)
         counter("calls_refused", "Calls refused by admission control.", [("reason", "no_ports")], snapshot.refusedNoPorts)
         counter("calls_refused", "Calls refused by admission control.", [("reason", "overload")], snapshot.refusedOverload)
-        counter("media_failures", "Calls ended by a media failure (consent, fingerprint, RTP timeout, DTLS close).", [], snapshot.mediaFailures)
+        counter("media_failures", "Calls ended by a media failure (ICE consent, fingerprint, RTP timeout, DTLS failure); a hang-up is not one.",
+                [], snapshot.mediaFailures)
         for (index, load) in snapshot.workerLoads.enumerated() {
             gauge("worker_load", "ratio", "CPU share of each media worker loop (0-1).", [("loop", String(index))], load)
         }
@@ -102,10 +163,40 @@ final class TandemMetrics {
             counter("sip_requests", "SIP requests received, by method.", [("method", method)], value)
         }
         for (code, value) in snapshot.responsesByCode {
-            counter("sip_responses", "SIP responses received, by status code.", [("code", String(code))], value)
+            counter("sip_responses", "SIP responses received and sent, by direction and status code.",
+                    [("direction", "received"), ("code", String(code))], value)
+        }
+        for (code, value) in snapshot.responsesSentByCode {
+            counter("sip_responses", "SIP responses received and sent, by direction and status code.",
+                    [("direction", "sent"), ("code", String(code))], value)
         }
         gauge("draining", "", "1 while new calls are refused (drain).", [], snapshot.draining ? 1 : 0)
+        renderProcess()
         return registry.emitToString()
+    }
+
+    /// The standard `process_*` series (as Prometheus client libraries export them), from /proc.
+    private func renderProcess() {
+        guard let process = ProcessFigures.read() else { return }
+        func processGauge(_ name: String, _ unit: String, _ help: String, _ value: Double) {
+            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "process", metricName: name, unitName: unit, helpText: help)).set(value)
+        }
+        let cpu = registry.makeCounter(descriptor: MetricNameDescriptor(
+            namespace: "process", metricName: "cpu", unitName: "seconds_total", helpText: "User and system CPU time spent, in seconds."))
+        if process.cpuSeconds > reportedCPU {
+            cpu.increment(by: process.cpuSeconds - reportedCPU)
+            reportedCPU = process.cpuSeconds
+        }
+        processGauge("resident_memory", "bytes", "Resident memory size in bytes.", process.residentBytes)
+        processGauge("virtual_memory", "bytes", "Virtual memory size in bytes.", process.virtualBytes)
+        processGauge("open_fds", "", "Open file descriptors.", process.openFileDescriptors)
+        processGauge("max_fds", "", "The most file descriptors the process may open.", process.maxFileDescriptors)
+        processGauge("start_time", "seconds", "Start time of the process since the Unix epoch, in seconds.", process.startTime)
+    }
+
+    private func histogram(_ name: String, _ unit: String, _ help: String, _ labels: [(String, String)], _ buckets: [Double]) -> ValueHistogram {
+        registry.makeValueHistogram(descriptor: MetricNameDescriptor(namespace: "tandem", metricName: name, unitName: unit, helpText: help),
+                                    labels: labels, buckets: buckets)
     }
 
     private func gauge(_ name: String, _ unit: String, _ help: String, _ labels: [(String, String)], _ value: Double) {
@@ -123,5 +214,46 @@ final class TandemMetrics {
             counter.increment(by: Int64(delta))
             reported[key] = total
         }
+    }
+}
+
+/// The process's own figures from /proc/self (Linux).
+struct ProcessFigures {
+    var cpuSeconds: Double
+    var residentBytes: Double
+    var virtualBytes: Double
+    var openFileDescriptors: Double
+    var maxFileDescriptors: Double
+    var startTime: Double
+
+    static func read() -> ProcessFigures? {
+        // /proc/self/stat: the fields after the command name's closing parenthesis start at field 3.
+        guard let stat = text("/proc/self/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ").map(String.init)
+        func field(_ number: Int) -> Double { Double(fields.count > number - 3 ? fields[number - 3] : "") ?? 0 }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let page = Double(sysconf(Int32(_SC_PAGESIZE)))
+        let bootTime = text("/proc/stat")?.split(separator: "\n").first { $0.hasPrefix("btime ") }
+            .flatMap { Double($0.dropFirst(6).trimmingCharacters(in: .whitespaces)) } ?? 0
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        return ProcessFigures(
+            cpuSeconds: (field(14) + field(15)) / ticks, residentBytes: field(24) * page, virtualBytes: field(23),
+            openFileDescriptors: Double(openFileDescriptorCount()), maxFileDescriptors: Double(limit.rlim_cur),
+            startTime: bootTime + field(22) / ticks)
+    }
+
+    private static func text(_ path: String) -> String? {
+        try? String(contentsOfFile: path, encoding: .utf8)
+    }
+
+    private static func openFileDescriptorCount() -> Int {
+        guard let directory = opendir("/proc/self/fd") else { return 0 }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            if UInt8(bitPattern: entry.pointee.d_name.0) != UInt8(ascii: ".") { count += 1 }
+        }
+        return max(0, count - 1)  // the directory stream's own descriptor
     }
 }

@@ -98,8 +98,7 @@ final class TrunkMonitorTests: XCTestCase {
         var monitor = TrunkMonitor(trunk: trunk(options: 30), local: local, now: start)
         XCTAssertEqual(monitor.availability, .unknown)
         let first = try single(monitor.timeout(now: start), .options)
-        XCTAssertEqual(monitor.nextDeadline, at(30))
-        XCTAssertEqual(monitor.timeout(now: at(10)), [], "nothing due before the interval")
+        XCTAssertEqual(monitor.nextDeadline, at(5), "the answer is due within 5 s")
 
         // Provisional responses say nothing; any final one, even 405, means up.
         XCTAssertEqual(monitor.receive(first.makeResponse(100), now: at(1)), [])
@@ -109,13 +108,15 @@ final class TrunkMonitorTests: XCTestCase {
         XCTAssertEqual(monitor.lastChange?.from, .unknown)
         XCTAssertEqual(monitor.lastChange?.to, .up)
         XCTAssertEqual(monitor.lastChange?.at, at(1))
+        XCTAssertEqual(monitor.nextDeadline, at(30))
+        XCTAssertEqual(monitor.timeout(now: at(10)), [], "nothing due before the interval")
 
         // Same Call-ID, next CSeq, new branch.
         let second = try single(monitor.timeout(now: at(30)), .options)
         XCTAssertEqual(callID(second), callID(first))
         XCTAssertEqual(cseq(second), 2)
         XCTAssertNotEqual(branch(second), branch(first))
-        XCTAssertEqual(monitor.nextDeadline, at(60))
+        XCTAssertEqual(monitor.nextDeadline, at(35))
 
         monitor.timedOut(callID: callID(second), cseq: 2, now: at(62))
         XCTAssertEqual(monitor.availability, .down)
@@ -123,9 +124,10 @@ final class TrunkMonitorTests: XCTestCase {
 
         // A late call keeps the schedule when it can.
         let third = try single(monitor.timeout(now: at(61)), .options)
-        XCTAssertEqual(monitor.nextDeadline, at(90))
+        XCTAssertEqual(monitor.nextDeadline, at(66))
         XCTAssertEqual(monitor.receive(third.makeResponse(200, toTag: "t"), now: at(62)), [])
         XCTAssertEqual(monitor.availability, .up)
+        XCTAssertEqual(monitor.nextDeadline, at(90))
 
         // An older ping timing out after a newer one was answered changes nothing.
         let fourth = try single(monitor.timeout(now: at(90)), .options)
@@ -140,6 +142,29 @@ final class TrunkMonitorTests: XCTestCase {
         monitor.timedOut(callID: "other@example.net", cseq: 5, now: at(123))
         XCTAssertEqual(monitor.receive(foreign, now: at(123)), [])
         XCTAssertEqual(monitor.availability, .up)
+    }
+
+    /// A trunk that stops answering is down once a ping goes unanswered for its interval (5 s at
+    /// most), long before Timer F; the first answer after that brings it back.
+    func testAnUnansweredPingMarksTheTrunkDownWithinSecondsAndAnAnswerBringsItBack() throws {
+        var monitor = TrunkMonitor(trunk: trunk(options: 2), local: local, now: start)
+        let first = try single(monitor.timeout(now: start), .options)
+        _ = monitor.receive(first.makeResponse(200, toTag: "t"), now: at(0))
+        XCTAssertEqual(monitor.availability, .up)
+        _ = try single(monitor.timeout(now: at(2)), .options)
+        XCTAssertEqual(monitor.nextDeadline, at(4), "answer due within the 2 s interval")
+        let third = try single(monitor.timeout(now: at(4)), .options)
+        XCTAssertEqual(monitor.availability, .down)
+        XCTAssertEqual(monitor.lastChange?.reason, "OPTIONS unanswered for 2 s")
+        XCTAssertEqual(monitor.lastChange?.at, at(4))
+        XCTAssertEqual(monitor.nextDeadline, at(6))
+        _ = monitor.receive(third.makeResponse(200, toTag: "t"), now: at(5))
+        XCTAssertEqual(monitor.availability, .up)
+        XCTAssertEqual(monitor.lastChange?.reason, "200 OK to OPTIONS")
+
+        var slow = TrunkMonitor(trunk: trunk(options: 60), local: local, now: start)
+        _ = try single(slow.timeout(now: start), .options)
+        XCTAssertEqual(slow.nextDeadline, at(5), "never more than 5 s")
     }
 
     func testOptionsOffWhenIntervalIsZero() {
@@ -365,7 +390,10 @@ final class TrunkMonitorTests: XCTestCase {
         XCTAssertEqual(monitor.nextDeadline, at(60), "next ping one new interval after the last")
         let pings = monitor.timeout(now: at(60))
         XCTAssertEqual(pings.map(\.method), [.options])
-        let refresh = try single(monitor.timeout(now: at(480)).filter { $0.method == .register }, .register)
+        _ = monitor.receive(pings[0].makeResponse(200, toTag: "t"), now: at(60))
+        let due = monitor.timeout(now: at(480))
+        for ping in due where ping.method == .options { _ = monitor.receive(ping.makeResponse(200, toTag: "t"), now: at(480)) }
+        let refresh = try single(due.filter { $0.method == .register }, .register)
         XCTAssertEqual(refresh.headers["Expires"], "600")
         XCTAssertEqual(callID(refresh), registerCallID)
 
