@@ -92,8 +92,10 @@ extension SignalingCore {
         var effects: [SignalingEffect<Destination>] = []
         for name in Array(trunkMonitors.keys) {
             guard var monitor = trunkMonitors[name], let deadline = monitor.nextDeadline, deadline <= now else { continue }
+            let before = monitor.availability
             let requests = monitor.timeout(now: now)
             trunkMonitors[name] = monitor
+            if before != monitor.availability { effects.append(trunkChanged(monitor, from: before, response: monitor.lastChange?.reason ?? "")) }
             effects += sendTrunkRequests(requests, trunk: name, now: now)
         }
         return effects

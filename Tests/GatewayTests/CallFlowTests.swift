@@ -19,18 +19,22 @@ final class CallFlowTests: XCTestCase {
         makeCore()
     }
 
-    private func makeCore(maxCalls: Int = 0, sessions: (any SessionManager)? = nil, optionsInterval: Int = 0) {
+    private func makeCore(maxCalls: Int = 0, sessions: (any SessionManager)? = nil, optionsInterval: Int = 0, callsPerSecond: Double = 0,
+                          backup: Bool = false) {
         let trunk = Trunk(
             name: "pbx", address: "192.0.2.80", port: 5080, transport: .udp,
             allowedSources: [IPNetwork(cidr: "192.0.2.80/32")!], credentials: trunkCredentials, register: false, registerExpires: 3600,
             codecProfile: "g711", mediaInterface: "default", dtmf: .rfc4733, optionsInterval: optionsInterval, maxCalls: maxCalls,
-            location: SourceLocation(file: "", line: 0, key: ""))
-        let rule = DialPlanRule(name: "national", pattern: "^0(\\d{9})$", trunk: "pbx", rewrite: "+33$1", location: SourceLocation(file: "", line: 0, key: ""))
+            maxCallsPerSecond: callsPerSecond, location: SourceLocation(file: "", line: 0, key: ""))
+        // With `backup`, the rule tries pbx, then backup (a trunk never supervised).
+        let second = Trunk(name: "backup", address: "192.0.2.81", port: 5060, allowedSources: [], optionsInterval: 0)
+        let rule = DialPlanRule(name: "national", pattern: "^0(\\d{9})$", trunks: backup ? ["pbx", "backup"] : ["pbx"], rewrite: "+33$1",
+                                location: SourceLocation(file: "", line: 0, key: ""))
         let routing = CallRouting<String>(
-            node: "test-node", trunks: [trunk], dialPlan: [rule],
+            node: "test-node", trunks: backup ? [trunk, second] : [trunk], dialPlan: [rule],
             endpoints: [.udp: LocalEndpoint(transport: .udp, host: "192.0.2.10", port: 5060),
                         .ws: LocalEndpoint(transport: .ws, host: "192.0.2.10", port: 8080)],
-            trunkDestination: { _ in "trunk" }, connectionDestination: { "ws-\($0)" })
+            trunkDestination: { $0.name == "pbx" ? "trunk" : "trunk-\($0.name)" }, connectionDestination: { "ws-\($0)" })
         core = SignalingCore(userAgent: "Tandem-test", web: WebSettings(realm: "tandem"),
                              users: [WebUser(username: "1001", password: "pw-1001")], routing: routing, sessions: sessions ?? media)
     }
@@ -44,7 +48,15 @@ final class CallFlowTests: XCTestCase {
             peer == "trunk" ? ("192.0.2.80", 5080, .udp, nil) : peer == "stranger" ? ("198.51.100.7", 5060, .udp, nil) : ("192.0.2.99", 50000, .ws, wsConnection)
         let inbound = InboundSIP(bytes: message.serialized(), replyTo: peer == "ws" ? "ws-\(wsConnection)" : peer, sourceHost: host, sourcePort: port,
                                  transport: transport, connection: connection)
-        return sent(core.receive(inbound, now: now))
+        return sent(logged(core.receive(inbound, now: now)))
+    }
+
+    /// Operator log lines the core has emitted so far.
+    private var logs: [OperatorLog] = []
+
+    private func logged(_ effects: [SignalingEffect<String>]) -> [SignalingEffect<String>] {
+        for case .log(let line) in effects { logs.append(line) }
+        return effects
     }
 
     private func sent(_ effects: [SignalingEffect<String>]) -> [(String, SIPMessage)] {
@@ -92,6 +104,128 @@ final class CallFlowTests: XCTestCase {
                              cseq: 2, body: sdp, headers: extra + [("Authorization", credentials.headerValue)])
         let out = deliver(.request(second), from: "ws")
         return (second, out)
+    }
+
+    // MARK: What operators see
+
+    func testRefusedAttemptsAreRecordedCountedAndLogged() throws {
+        // A wrong password: the challenge is part of the attempt, the refused credentials end it.
+        let (_, wrong) = try browserCalls("0123456789", password: "guess")
+        XCTAssertEqual(responses(wrong, to: "ws-9").last?.statusCode, 403)
+        let refusedAuth = try XCTUnwrap(logs.first { $0.message == "authentication refused" })
+        XCTAssertEqual(refusedAuth.level, .notice)
+        XCTAssertEqual(refusedAuth.fields["source"], "192.0.2.99")
+        XCTAssertEqual(refusedAuth.fields["user"], "1001")
+        XCTAssertEqual(refusedAuth.fields["reason"], "wrong_password")
+        XCTAssertEqual(refusedAuth.fields["method"], "INVITE")
+
+        // No route: 404, recorded with the status and logged at info.
+        let (_, unrouted) = try browserCalls("555")
+        XCTAssertEqual(responses(unrouted, to: "ws-9").last?.statusCode, 404)
+        let refusal = try XCTUnwrap(logs.last { $0.message == "call refused" })
+        XCTAssertEqual(refusal.level, .info)
+        XCTAssertEqual(refusal.fields["status"], "404")
+        XCTAssertEqual(refusal.fields["callee"], "555")
+        XCTAssertEqual(refusal.fields["caller"], "1001")
+
+        // A stranger's INVITE: 403, and its address at notice.
+        let stranger = request(.invite, uri: "sip:1001@192.0.2.10", from: "<sip:x@198.51.100.7>;tag=s", to: "<sip:1001@192.0.2.10>",
+                               callID: "stranger-1", transport: "UDP", host: "198.51.100.7", body: sdp)
+        XCTAssertEqual(responses(deliver(.request(stranger), from: "stranger"), to: "stranger").last?.statusCode, 403)
+        let source = try XCTUnwrap(logs.first { $0.message == "source refused" })
+        XCTAssertEqual(source.level, .notice)
+        XCTAssertEqual(source.fields["source"], "198.51.100.7")
+
+        // Draining: 503 before any challenge.
+        core.admitting = false
+        let drained = request(.invite, uri: "sip:0123456789@192.0.2.10", from: "<sip:1001@tandem>;tag=a2", to: "<sip:0123456789@192.0.2.10>", body: sdp)
+        XCTAssertEqual(responses(deliver(.request(drained), from: "ws"), to: "ws-9").last?.statusCode, 503)
+
+        let records = core.takeEndedCalls()
+        XCTAssertEqual(records.map(\.status), [403, 404, 403, 503])
+        XCTAssertEqual(records.map(\.result), ["403", "404", "403", "503"])
+        XCTAssertTrue(records.allSatisfy(\.refused))
+        XCTAssertEqual(records.map(\.sipCallID), ["web-call-1", "web-call-1", "stranger-1", "web-call-1"])
+        XCTAssertEqual(records[0].source, "192.0.2.99:50000")
+        XCTAssertEqual(core.counters.calls, [CallResultKey(result: "403", trunk: ""): 2, CallResultKey(result: "404", trunk: ""): 1,
+                                             CallResultKey(result: "503", trunk: ""): 1])
+        XCTAssertEqual(core.counters.responsesSentByCode[401], 2, "every challenge")
+        XCTAssertEqual(core.counters.responsesSentByCode[403], 2)
+    }
+
+    func testAnAnsweredCallIsLoggedWhenItStartsAndIsAnsweredAndCountedOnItsTrunk() throws {
+        let (_, out) = try browserCalls("0123456789")
+        let toTrunk = try XCTUnwrap(requests(out, to: "trunk").first)
+        let started = try XCTUnwrap(logs.first { $0.message == "call started" })
+        XCTAssertEqual(started.level, .info)
+        XCTAssertEqual(started.fields["caller"], "1001")
+        XCTAssertEqual(started.fields["callee"], "0123456789")
+        XCTAssertEqual(started.fields["trunk"], "pbx")
+        XCTAssertEqual(started.fields["route"], "national")
+        XCTAssertEqual(started.fields["source"], "192.0.2.99")
+        XCTAssertEqual(started.fields["destination"], "sip:+33123456789@192.0.2.80:5080")
+        var ok = toTrunk.makeResponse(200, toTag: "pbx1")
+        ok.headers.add("Contact", "<sip:pbx@192.0.2.80:5080>")
+        ok.headers.add("Content-Type", "application/sdp")
+        ok.body = sdp
+        deliver(.response(ok), from: "trunk")
+        XCTAssertEqual(logs.last?.message, "call answered")
+        XCTAssertEqual(logs.last?.fields["call"], started.fields["call"])
+        _ = core.hangUp(try XCTUnwrap(started.fields["call"]), now: now)
+        let record = try XCTUnwrap(core.takeEndedCalls().first)
+        XCTAssertEqual(record.status, 200)
+        XCTAssertEqual(record.result, "answered")
+        XCTAssertEqual(record.route, "national")
+        XCTAssertEqual(core.counters.calls, [CallResultKey(result: "answered", trunk: "pbx"): 1])
+        XCTAssertEqual(core.counters.responsesByCode[200], 1)
+        XCTAssertEqual(core.counters.responsesSentByCode[200], 1)
+    }
+
+    /// Brings the supervised trunk down: its OPTIONS goes unanswered for 5 s.
+    private func pbxGoesDown() {
+        _ = core.timeout(now: now)
+        _ = core.timeout(now: now)
+        now = now + .seconds(5)
+        _ = logged(core.timeout(now: now))
+        XCTAssertEqual(core.trunkList.first { $0.name == "pbx" }?.availability, "down")
+    }
+
+    func testACallToATrunkThatIsDownGets503AtOnce() throws {
+        makeCore(optionsInterval: 30)
+        pbxGoesDown()
+        let change = try XCTUnwrap(logs.first { $0.message == "trunk down" })
+        XCTAssertEqual(change.level, .notice)
+        XCTAssertEqual(change.fields["trunk"], "pbx")
+        let (_, out) = try browserCalls("0123456789")
+        XCTAssertEqual(requests(out, to: "trunk").filter { $0.method == .invite }, [], "nothing sent to a dead trunk")
+        let refused = try XCTUnwrap(responses(out, to: "ws-9").last)
+        XCTAssertEqual(refused.statusCode, 503)
+        XCTAssertTrue(refused.reason.contains("pbx down"), refused.reason)
+        XCTAssertEqual(core.takeEndedCalls().map(\.trunk), ["pbx"])
+        XCTAssertEqual(core.counters.calls, [CallResultKey(result: "503", trunk: "pbx"): 1])
+    }
+
+    func testACallFailsOverToTheNextTrunkOfItsRule() throws {
+        makeCore(optionsInterval: 30, backup: true)
+        pbxGoesDown()
+        let (_, out) = try browserCalls("0123456789")
+        XCTAssertEqual(requests(out, to: "trunk").filter { $0.method == .invite }, [])
+        let invite = try XCTUnwrap(requests(out, to: "trunk-backup").first)
+        XCTAssertEqual(invite.uri.description, "sip:+33123456789@192.0.2.81:5060")
+        XCTAssertEqual(logs.last { $0.message == "trunk failover" }?.fields["passed_over"], "pbx down")
+        XCTAssertEqual(core.callRecords.first?.trunk, "backup")
+    }
+
+    func testATrunksCallRateIsCapped() throws {
+        makeCore(callsPerSecond: 1)
+        let (_, first) = try browserCalls("0123456789")
+        XCTAssertEqual(requests(first, to: "trunk").map(\.method), [.invite])
+        let (_, second) = try browserCalls("0123456788")
+        XCTAssertEqual(responses(second, to: "ws-9").last?.statusCode, 503, "a second call in the same second")
+        XCTAssertTrue(responses(second, to: "ws-9").last?.reason.contains("over its call rate") ?? false)
+        now = now + .seconds(1)
+        let (_, third) = try browserCalls("0123456787")
+        XCTAssertEqual(requests(third, to: "trunk").map(\.method), [.invite], "a second later the bucket has a token again")
     }
 
     // MARK: Browser to trunk
