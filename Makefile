@@ -53,7 +53,8 @@ run: build
 	@echo "    SIP: udp/tcp 127.0.0.1:5060, ws://127.0.0.1:8080 (browsers); health: http://127.0.0.1:9090/healthz"
 	@echo "    demo phone: http://127.0.0.1:9090/phone/ (user 1001, password in config/profiles/web.yaml)"
 	@echo "    two-way audio check: press Test call there, or dial echo (also tone, dtmf, busy, noanswer)"
-	@echo "    ask it how it is from another shell: $(RELEASE)/tandemctl status"
+	@echo "    ask it how it is from another shell: $(RELEASE)/tandemctl status (it finds the control socket"
+	@echo "    in /run/tandem, or as a user without root under \$$XDG_RUNTIME_DIR/tandem or ./.tandem)"
 	@echo "    stop with Ctrl-C (drains calls first)"
 	$(RELEASE)/tandemd --config $(CONFIG)
 

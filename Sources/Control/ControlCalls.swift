@@ -6,6 +6,10 @@ import Foundation
 
 /// One line of `tandemctl calls`.
 public struct CallSummary: Codable, Sendable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case id, ageSeconds = "age_seconds", from, caller, callee, trunk, state, webCodec = "web_codec", trunkCodec = "trunk_codec", media, mos
+    }
+
     public var id: String
     public var ageSeconds: Double
     /// `web` (a browser called) or `trunk` (a trunk called a browser).
@@ -41,6 +45,10 @@ public struct CallSummary: Codable, Sendable, Equatable {
 
 /// One direction of a leg's media.
 public struct StreamFigures: Codable, Sendable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case packets, payloadBytes = "payload_bytes", lost, lossFraction = "loss_fraction", jitterMilliseconds = "jitter_milliseconds"
+    }
+
     public var packets: Int
     public var payloadBytes: Int
     /// Lost packets (receiving: counted here; sending: as the peer reports).
@@ -59,6 +67,10 @@ public struct StreamFigures: Codable, Sendable, Equatable {
 
 /// One leg of `tandemctl call ID`.
 public struct LegDetail: Codable, Sendable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case side, local, remote, codec, payloadType = "payload_type", iceSelectedPair = "ice_selected_pair", dtlsRole = "dtls_role", srtpProfile = "srtp_profile", latched, direction, received, sent, roundTripMilliseconds = "round_trip_milliseconds", mos, dropped
+    }
+
     /// `web` or `trunk`.
     public var side: String
     public var local: String
@@ -103,6 +115,10 @@ public struct LegDetail: Codable, Sendable, Equatable {
 
 /// `tandemctl call ID`: the call and, once media runs, both legs and the bridge.
 public struct CallDetail: Codable, Sendable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case summary, startedAt = "started_at", answeredAt = "answered_at", legs, bridge
+    }
+
     public var summary: CallSummary
     public var startedAt: Date
     public var answeredAt: Date?
@@ -121,6 +137,10 @@ public struct CallDetail: Codable, Sendable, Equatable {
 }
 
 public struct RegistrationInfo: Codable, Sendable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case user, contact, expiresInSeconds = "expires_in_seconds"
+    }
+
     public var user: String
     public var contact: String
     public var expiresInSeconds: Double
@@ -133,6 +153,10 @@ public struct RegistrationInfo: Codable, Sendable, Equatable {
 }
 
 public struct TrunkInfo: Codable, Sendable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case name, address, availability, registration, optionsRoundTripMilliseconds = "options_round_trip_milliseconds", activeCalls = "active_calls", maxCalls = "max_calls"
+    }
+
     public var name: String
     public var address: String
     public var availability: String
@@ -150,5 +174,54 @@ public struct TrunkInfo: Codable, Sendable, Equatable {
         self.optionsRoundTripMilliseconds = optionsRoundTripMilliseconds
         self.activeCalls = activeCalls
         self.maxCalls = maxCalls
+    }
+}
+
+/// One ended call of `tandemctl calls --recent`: answered or not, and why it ended.
+public struct RecentCall: Codable, Sendable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case id, from, caller, callee, trunk, startedAt = "started_at", endedAt = "ended_at", durationSeconds = "duration_seconds"
+        case talkSeconds = "talk_seconds", result, sipStatus = "sip_status", endedBy = "ended_by", endReason = "end_reason", media
+    }
+
+    public var id: String
+    /// `web` (a browser called) or `trunk`.
+    public var from: String
+    public var caller: String
+    public var callee: String
+    public var trunk: String?
+    public var startedAt: Date
+    public var endedAt: Date
+    public var durationSeconds: Double
+    /// Seconds from the answer to the end; 0 for a call never answered.
+    public var talkSeconds: Double
+    /// `answered`, `cancelled`, or the SIP status code that refused the call (`486`, `503`...).
+    public var result: String
+    /// The final SIP status of the call's INVITE when it was refused, if known.
+    public var sipStatus: Int?
+    /// `web`, `trunk`, `media`, `tandem` or `operator`.
+    public var endedBy: String
+    /// Why: `BYE`, `486 Busy Here`, `ICE consent expired`...
+    public var endReason: String
+    /// `relay` or `transcode`, when media ran.
+    public var media: String?
+
+    public init(id: String, from: String, caller: String, callee: String, trunk: String?, startedAt: Date, endedAt: Date,
+                durationSeconds: Double, talkSeconds: Double, result: String, sipStatus: Int?, endedBy: String, endReason: String,
+                media: String? = nil) {
+        self.id = id
+        self.from = from
+        self.caller = caller
+        self.callee = callee
+        self.trunk = trunk
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.durationSeconds = durationSeconds
+        self.talkSeconds = talkSeconds
+        self.result = result
+        self.sipStatus = sipStatus
+        self.endedBy = endedBy
+        self.endReason = endReason
+        self.media = media
     }
 }

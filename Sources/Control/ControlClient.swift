@@ -22,8 +22,8 @@ public struct ControlClientError: Error, CustomStringConvertible, Equatable {
 }
 
 public struct ControlClient: Sendable {
-    /// Where `tandemctl` looks when neither `--socket` nor `TANDEM_CONTROL_SOCKET` is given.
-    public static let defaultSocketPath = "/run/tandem/control.sock"
+    /// The system daemon's socket (see `ControlSocketLocation` for where else tandemctl looks).
+    public static let defaultSocketPath = ControlSocketLocation.systemPath
 
     public var path: String
     public var timeout: Duration

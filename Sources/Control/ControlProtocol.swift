@@ -4,6 +4,9 @@
 //   response: {"version":1,"ok":true,"status":{...}}
 //             {"version":1,"ok":false,"error":"unknown command 'x'"}
 //
+// Keys are snake_case everywhere (as in the CDR file), spelled out in each type's CodingKeys:
+// a key strategy would also rewrite dictionary keys, which are data (trunk names).
+//
 // A client sends the version it speaks; the daemon answers requests of any version it knows and
 // refuses newer ones with a clear error. New fields may be added to results within a version;
 // clients ignore fields they do not know.
@@ -14,6 +17,10 @@ public enum ControlProtocol {
     public static let version = 1
     /// Longest request line the daemon accepts.
     public static let maxLineLength = 64 * 1024
+    /// Every command the daemon answers.
+    public static let commands = ["status", "calls", "call", "hangup", "registrations", "trunks", "recent_calls", "drain", "undrain", "reload"]
+    /// How many ended calls the daemon keeps for `recent_calls`, and the most one request gets.
+    public static let recentCallsLimit = 100
 
     public static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
@@ -43,6 +50,10 @@ public struct ControlRequest: Codable, Sendable, Equatable {
 }
 
 public struct ControlResponse: Codable, Sendable {
+    enum CodingKeys: String, CodingKey {
+        case version, ok, error, status, calls, call, registrations, trunks, recentCalls = "recent_calls", message
+    }
+
     public var version: Int
     public var ok: Bool
     public var error: String?
@@ -51,11 +62,14 @@ public struct ControlResponse: Codable, Sendable {
     public var call: CallDetail?
     public var registrations: [RegistrationInfo]?
     public var trunks: [TrunkInfo]?
+    /// `recent_calls`: the last ended calls, newest first.
+    public var recentCalls: [RecentCall]?
     /// What a command did (`hangup`, `drain`, `undrain`, `reload`).
     public var message: String?
 
     public init(ok: Bool, error: String? = nil, status: StatusReport? = nil, calls: [CallSummary]? = nil, call: CallDetail? = nil,
-                registrations: [RegistrationInfo]? = nil, trunks: [TrunkInfo]? = nil, message: String? = nil) {
+                registrations: [RegistrationInfo]? = nil, trunks: [TrunkInfo]? = nil, recentCalls: [RecentCall]? = nil,
+                message: String? = nil) {
         version = ControlProtocol.version
         self.ok = ok
         self.error = error
@@ -64,6 +78,7 @@ public struct ControlResponse: Codable, Sendable {
         self.call = call
         self.registrations = registrations
         self.trunks = trunks
+        self.recentCalls = recentCalls
         self.message = message
     }
 
@@ -74,6 +89,10 @@ public struct ControlResponse: Codable, Sendable {
 
 /// What `tandemctl status` shows.
 public struct StatusReport: Codable, Sendable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case version, node, pid, state, startedAt = "started_at", uptimeSeconds = "uptime_seconds", configFile = "config_file", configFiles = "config_files", configGeneration = "config_generation", lastReload = "last_reload", listeners, http, controlSocket = "control_socket", workers, logLevel = "log_level", activeCalls = "active_calls", registrations, trunks, trunkStates = "trunk_states", users, mediaPorts = "media_ports", media, libraries
+    }
+
     public struct Listener: Codable, Sendable, Equatable {
         public var transport: String
         public var address: String
@@ -167,6 +186,8 @@ public protocol ControlCommandHandler: Sendable {
     func hangUp(_ id: String) async -> Bool
     func registrations() async -> [RegistrationInfo]
     func trunks() async -> [TrunkInfo]
+    /// The last `limit` ended calls, newest first.
+    func recentCalls(limit: Int) async -> [RecentCall]
     /// Stops or resumes taking new calls; returns what happened.
     func setDraining(_ draining: Bool) async -> String
     /// Reloads the configuration; returns what happened, or throws its errors as text.
@@ -179,6 +200,7 @@ extension ControlCommandHandler {
     public func hangUp(_ id: String) async -> Bool { false }
     public func registrations() async -> [RegistrationInfo] { [] }
     public func trunks() async -> [TrunkInfo] { [] }
+    public func recentCalls(limit: Int) async -> [RecentCall] { [] }
     public func setDraining(_ draining: Bool) async -> String { "not supported" }
     public func reloadConfiguration() async -> (ok: Bool, message: String) { (false, "not supported") }
 }
@@ -212,13 +234,20 @@ extension ControlCommandHandler {
             return ControlResponse(ok: true, registrations: await registrations())
         case "trunks":
             return ControlResponse(ok: true, trunks: await trunks())
+        case "recent_calls":
+            var limit = ControlProtocol.recentCallsLimit
+            if let argument = request.argument, !argument.isEmpty {
+                guard let asked = Int(argument), asked > 0 else { return .failure("'recent_calls' takes a positive count, not '\(argument)'") }
+                limit = min(asked, ControlProtocol.recentCallsLimit)
+            }
+            return ControlResponse(ok: true, recentCalls: await recentCalls(limit: limit))
         case "drain", "undrain":
             return ControlResponse(ok: true, message: await setDraining(request.command == "drain"))
         case "reload":
             let (ok, message) = await reloadConfiguration()
             return ok ? ControlResponse(ok: true, message: message) : .failure(message)
         default:
-            return .failure("unknown command '\(request.command)' (known: status, calls, call, hangup, registrations, trunks, drain, undrain, reload)")
+            return .failure("unknown command '\(request.command)' (known: \(ControlProtocol.commands.joined(separator: ", ")))")
         }
     }
 }

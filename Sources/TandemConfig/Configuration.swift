@@ -28,6 +28,8 @@ public struct TandemConfiguration: Sendable, Equatable {
     public var logLevel: LogLevel
     /// How long SIGTERM waits for calls to end before ending the rest.
     public var drainTimeout: Duration
+    /// Above this, `--check-config` warns that stops and restarts wait very long.
+    public static let drainTimeoutCeiling: Duration = .seconds(600)
 
     public var dtlsProfiles: [DTLSProfile]
     public var codecProfiles: [CodecProfile]
@@ -99,6 +101,15 @@ public struct ControlSettings: Sendable, Equatable {
     public var socketPath: String
     /// File mode bits for the socket (e.g. 0o660).
     public var mode: UInt16
+    /// Whether `socketPath` is the default (no `control.socket` in the file): tandemd may then
+    /// use a per-user path when it cannot create the default one.
+    public var socketPathIsDefault: Bool = false
+
+    public init(socketPath: String, mode: UInt16, socketPathIsDefault: Bool = false) {
+        self.socketPath = socketPath
+        self.mode = mode
+        self.socketPathIsDefault = socketPathIsDefault
+    }
 }
 
 /// The built-in test endpoints: a SIP user agent inside tandemd, reached like any trunk.

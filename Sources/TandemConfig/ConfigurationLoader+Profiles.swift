@@ -197,7 +197,7 @@ extension TandemConfiguration {
                 MediaInterface(name: "default", address: "127.0.0.1", portMin: 20000, portMax: 29999, location: location),
             ]),
             workers: 0,
-            control: ControlSettings(socketPath: "/run/tandem/control.sock", mode: 0o660),
+            control: ControlSettings(socketPath: "/run/tandem/control.sock", mode: 0o660, socketPathIsDefault: true),
             http: nil, logLevel: .info, drainTimeout: .seconds(30),
             dtlsProfiles: builtinDTLSProfiles, codecProfiles: builtinCodecProfiles, trunks: [],
             web: WebSettings(

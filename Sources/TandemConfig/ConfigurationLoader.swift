@@ -121,7 +121,15 @@ public struct ConfigurationLoader: Sendable {
         let node = main.string("node") ?? defaults.node
         let advertised = main.string("advertised_address")
         let sip = readSIP(main)
-        let media = readMedia(main)
+        var media = readMedia(main)
+        // A wildcard media interface with no advertised address of its own advertises the node's,
+        // when that is an IP address (SDP and ICE candidates carry addresses, not names).
+        if let advertised, let bytes = IPAddressBytes(advertised), !bytes.isUnspecified {
+            for index in media.interfaces.indices where media.interfaces[index].advertisedAddress == nil
+                && IPAddressBytes(media.interfaces[index].address)?.isUnspecified == true {
+                media.interfaces[index].advertisedAddress = advertised
+            }
+        }
         let workers = main.int("workers", in: 0...256, default: 0)
         let control = readControl(main)
         let http = readHTTP(main)
@@ -131,6 +139,10 @@ public struct ConfigurationLoader: Sendable {
             logSection.finish()
         }
         let drain = main.duration("drain_timeout", in: .zero ... .seconds(3600), default: defaults.drainTimeout)
+        if drain > TandemConfiguration.drainTimeoutCeiling {
+            main.warning("drain_timeout", "\(drain.components.seconds)s is over \(TandemConfiguration.drainTimeoutCeiling.components.seconds / 60) minutes: "
+                + "every stop and restart waits that long for calls to end (under systemd, tandemd extends the unit's stop timeout to match)")
+        }
         let cdrFile = main.string("cdr_file").map { ConfigurationLoader.resolve($0, relativeTo: main.file) }
         let testEndpoints = readTestEndpoints(main)
 
@@ -250,7 +262,7 @@ public struct ConfigurationLoader: Sendable {
             }
         }
         let socket = section.string("socket").map { ConfigurationLoader.resolve($0, relativeTo: main.file) }
-        return ControlSettings(socketPath: socket ?? defaults.socketPath, mode: mode)
+        return ControlSettings(socketPath: socket ?? defaults.socketPath, mode: mode, socketPathIsDefault: socket == nil)
     }
 
     private func readTestEndpoints(_ main: MappingReader) -> TestEndpointSettings? {

@@ -92,6 +92,15 @@ struct ConfigurationValidator {
             if IPAddressBytes(listener.address) == nil {
                 log.error(at: listener.location.with(key: "\(key).address"),
                           "'\(listener.address)' is not an IP address (listeners bind an address, not a name)")
+            } else if IPAddressBytes(listener.address)?.isUnspecified == true
+                && listener.advertisedAddress == nil && configuration.advertisedAddress == nil {
+                log.error(at: listener.location.with(key: "\(key).address"),
+                          "'\(listener.address)' binds every interface, so it is no address to put in Via, Contact and Record-Route: "
+                          + "set advertised_address on this listener, or the top-level advertised_address, to the address or name peers reach")
+            }
+            if let advertised = listener.advertisedAddress, IPAddressBytes(advertised)?.isUnspecified == true {
+                log.error(at: listener.location.with(key: "\(key).advertised_address"),
+                          "'\(advertised)' is a wildcard, not an address peers can reach")
             }
             if listener.transport.isSecure {
                 checkCredentials(certificate: listener.certificate, privateKey: listener.privateKey,
@@ -155,6 +164,19 @@ struct ConfigurationValidator {
             let key = interface.location.key
             if IPAddressBytes(interface.address) == nil {
                 log.error(at: interface.location.with(key: "\(key).address"), "'\(interface.address)' is not an IP address")
+            } else if IPAddressBytes(interface.address)?.isUnspecified == true && interface.advertisedAddress == nil {
+                log.error(at: interface.location.with(key: "\(key).address"),
+                          "'\(interface.address)' binds every interface, so it is no address to put in SDP (c=) and ICE candidates: "
+                          + "set advertised_address on this interface, or the top-level advertised_address, to the IP address peers send media to")
+            }
+            if let advertised = interface.advertisedAddress {
+                if IPAddressBytes(advertised) == nil {
+                    log.error(at: interface.location.with(key: "\(key).advertised_address"),
+                              "'\(advertised)' is not an IP address (SDP c= lines and ICE candidates carry addresses, not names)")
+                } else if IPAddressBytes(advertised)?.isUnspecified == true {
+                    log.error(at: interface.location.with(key: "\(key).advertised_address"),
+                              "'\(advertised)' is a wildcard, not an address peers can send media to")
+                }
             }
             if interface.portMin > interface.portMax {
                 log.error(at: interface.location.with(key: "\(key).port_min"),

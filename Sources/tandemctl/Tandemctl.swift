@@ -3,27 +3,49 @@
 import ArgumentParser
 import Control
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct Tandemctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tandemctl",
         abstract: "Ask a running tandemd how it is.",
+        discussion: "Every command takes --json (snake_case keys, as the CDR file).",
         version: TandemVersion.current,
         subcommands: [Status.self, Calls.self, Call.self, Hangup.self, Registrations.self, Trunks.self, Drain.self, Undrain.self, Reload.self],
         defaultSubcommand: Status.self)
+
+    /// The command names, for the error about a mistyped one.
+    static var commandNames: [String] { configuration.subcommands.map { $0._commandName } }
+
+    /// A first argument that is neither an option nor a command is a mistyped command: say so
+    /// and list the commands, rather than let the default `status` reject it as its argument.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let first = arguments.first, !first.hasPrefix("-"), !(commandNames + ["help"]).contains(first) {
+            printError("tandemctl: unknown command '\(first)'")
+            printError("commands: \(commandNames.joined(separator: ", ")) (tandemctl help COMMAND for one)")
+            Glibc.exit(64)
+        }
+        main(arguments)
+    }
 }
 
 /// Options every subcommand shares.
 struct ConnectionOptions: ParsableArguments {
-    @Option(name: [.short, .long], help: "Control socket path (default: $TANDEM_CONTROL_SOCKET or \(ControlClient.defaultSocketPath)).")
+    @Option(name: [.short, .long], help: ArgumentHelp(
+        "Control socket path.",
+        discussion: "Default: the first that exists of $TANDEM_CONTROL_SOCKET, \(ControlSocketLocation.systemPath), "
+            + "$XDG_RUNTIME_DIR/tandem/control.sock and ./.tandem/control.sock (where tandemd goes when it cannot create the system path)."))
     var socket: String?
 
     @Option(help: "Seconds to wait for an answer.")
     var timeout: Double = 5
 
     var client: ControlClient {
-        let path = socket ?? ProcessInfo.processInfo.environment["TANDEM_CONTROL_SOCKET"] ?? ControlClient.defaultSocketPath
+        let path = socket ?? ControlSocketLocation.lookup(environment: ProcessInfo.processInfo.environment)
         return ControlClient(path: path, timeout: .milliseconds(Int64(max(0.1, timeout) * 1000)))
     }
 
@@ -81,11 +103,25 @@ func printJSON<Value: Encodable>(_ value: Value) throws {
 }
 
 struct Calls: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the active calls: parties, trunk, state, codecs, relay or transcoding, MOS.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the active calls: parties, trunk, state, codecs, relay or transcoding, MOS.",
+        discussion: "With --recent, the last ended calls instead, failed ones included: start, duration, result "
+            + "(answered, cancelled or the SIP status), who ended each and why.")
     @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Show the last ended calls, newest first.") var recent = false
+    @Option(help: "With --recent, how many (at most \(ControlProtocol.recentCallsLimit)).") var limit = ControlProtocol.recentCallsLimit
     @Flag(help: "Print JSON.") var json = false
 
+    func validate() throws {
+        guard limit > 0 else { throw ValidationError("--limit must be a positive count") }
+    }
+
     func run() throws {
+        if recent {
+            let calls = try connection.request("recent_calls", argument: String(limit)).recentCalls ?? []
+            if json { try printJSON(calls) } else { print(CallFormatter.recent(calls)) }
+            return
+        }
         let calls = try connection.request("calls").calls ?? []
         if json { try printJSON(calls) } else { print(CallFormatter.calls(calls)) }
     }

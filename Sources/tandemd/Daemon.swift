@@ -51,6 +51,7 @@ actor Daemon: ControlCommandHandler {
     private let cdrs = CDRWriter()
     private let metrics = TandemMetrics()
     private var endedMedia = MediaTotals()
+    var recentCallRing = RecentCallRing()
 
     init(
         configPath: String, configuration: TandemConfiguration, overrides: Overrides, group: MultiThreadedEventLoopGroup,
@@ -209,7 +210,9 @@ actor Daemon: ControlCommandHandler {
         let timeout = configuration.drainTimeout
         logger.notice("shutting down: draining calls", metadata: ["timeout": "\(timeout.secondsText)"])
         state = .draining
+        let stopTimeout = StopTimeoutExtension.start(notifier: notifier, drainTimeout: timeout)
         let outcome = await signaling?.drain(timeout: timeout) ?? DrainOutcome(endedNaturally: 0, endedByDeadline: 0)
+        stopTimeout?.cancel()
         logger.notice("drain complete", metadata: [
             "ended_naturally": "\(outcome.endedNaturally)", "ended_at_deadline": "\(outcome.endedByDeadline)",
         ])
@@ -279,6 +282,7 @@ extension Daemon {
                 endedMedia.add(status)
                 if let handshake = status.web.dtlsHandshakeMilliseconds { metrics.recordHandshake(milliseconds: handshake) }
             }
+            rememberRecent(record, media: info)
             let cdr = CDRWriter.record(record, media: info, legs: legs, node: configuration.node, date: { Self.date(of: $0) })
             if !record.refused {
                 metrics.recordEnded(EndedCallFigures(

@@ -55,3 +55,37 @@ struct SystemdNotifier: Sendable {
         return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
     }
 }
+
+// MARK: - Stop timeout during a drain
+
+/// A drain can outlast the unit's TimeoutStopSec= (90 s in systemd/tandem.service; drain_timeout
+/// may be up to an hour). While it lasts, EXTEND_TIMEOUT_USEC= (systemd 236 and later; older
+/// versions ignore it) asks systemd for the drain time still left plus `margin`, re-sent every
+/// `interval`: systemd gives up only if a whole extension passes without the next one.
+struct StopTimeoutExtension: Sendable {
+    /// Time after the drain deadline for ending the calls left and closing the listeners.
+    static let margin: Duration = .seconds(30)
+    /// How often the extension is re-sent; well inside `margin`, so one late message is harmless.
+    static let interval: Duration = .seconds(5)
+
+    /// The assignment asking for `remaining` drain time plus the margin.
+    static func assignment(remaining: Duration) -> String {
+        let total = max(remaining, .zero) + margin
+        return "EXTEND_TIMEOUT_USEC=\(total.components.seconds * 1_000_000 + total.components.attoseconds / 1_000_000_000_000)"
+    }
+
+    /// Sends the extension now and every `interval` until the drain ends (the caller cancels the
+    /// task) or its deadline plus the margin has passed. Nil when no supervisor listens.
+    static func start(notifier: SystemdNotifier, drainTimeout: Duration) -> Task<Void, Never>? {
+        guard notifier.isEnabled else { return nil }
+        let clock = ContinuousClock()
+        let deadline = clock.now + drainTimeout
+        notifier.notify(assignment(remaining: drainTimeout))
+        return Task {
+            while clock.now < deadline + margin {
+                do { try await clock.sleep(for: interval) } catch { return }
+                notifier.notify(assignment(remaining: deadline - clock.now))
+            }
+        }
+    }
+}

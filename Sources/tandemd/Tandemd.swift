@@ -66,6 +66,8 @@ struct Tandemd: AsyncParsableCommand {
         logger[metadataKey: "node"] = "\(configuration.node)"
         for warning in loaded.warnings { logger.warning("\(warning)") }
 
+        let controlSocket = self.controlSocket
+            ?? Tandemd.userControlSocket(for: configuration.control, environment: environment, logger: logger)
         let workers = configuration.workers == 0 ? System.coreCount : configuration.workers
         let group = MultiThreadedEventLoopGroup(numberOfThreads: workers)
         let notifier = SystemdNotifier(environment: environment)
@@ -99,6 +101,19 @@ struct Tandemd: AsyncParsableCommand {
             throw ExitCode.failure
         }
         logger.notice("stopped")
+    }
+
+    /// The per-user control socket, when the configuration leaves the path at its default and
+    /// this user cannot create it (`make run` without root, no systemd RuntimeDirectory=); nil
+    /// keeps the configured path. Said at notice, since tandemctl has to find it.
+    static func userControlSocket(for control: ControlSettings, environment: [String: String], logger: Logger) -> String? {
+        guard control.socketPathIsDefault, !ControlSocketLocation.canCreate(socketAt: control.socketPath) else { return nil }
+        let path = ControlSocketLocation.userPath(environment: environment)
+        let directory = (control.socketPath as NSString).deletingLastPathComponent
+        logger.notice("control socket at \(path): \(directory) is not writable for this user and control.socket is not set", metadata: [
+            "path": "\(path)",
+        ])
+        return path
     }
 
     /// `--check-config`: prints every problem and returns the exit code.

@@ -78,6 +78,12 @@ final class NotifySocket {
     /// Waits until a message containing `assignment` (e.g. "READY=1") arrives; returns it.
     @discardableResult
     func waitFor(_ assignment: String, timeout: TimeInterval = 60) -> String? {
+        waitFor(timeout: timeout) { $0 == assignment }
+    }
+
+    /// Waits until a message with an assignment `matching` arrives; returns it.
+    @discardableResult
+    func waitFor(timeout: TimeInterval = 60, matching: (Substring) -> Bool) -> String? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             var pollfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -88,7 +94,7 @@ final class NotifySocket {
             guard n > 0 else { continue }
             let message = String(decoding: buffer[0..<n], as: UTF8.self)
             received.append(message)
-            if message.split(separator: "\n").contains(where: { $0 == assignment }) { return message }
+            if message.split(separator: "\n").contains(where: matching) { return message }
         }
         return nil
     }
@@ -230,7 +236,7 @@ final class DaemonUnderTest {
 }
 
 /// The parts of `tandemctl status --json` the tests read, decoded independently of the
-/// daemon's own types so the wire format itself is checked.
+/// daemon's own types (snake_case keys spelled out) so the wire format itself is checked.
 struct StatusReportJSON: Decodable {
     struct Listener: Decodable { var transport: String; var address: String; var port: Int }
     struct Reload: Decodable { var succeeded: Bool; var messages: [String] }
@@ -249,6 +255,12 @@ struct StatusReportJSON: Decodable {
     var logLevel: String
     var libraries: [String: String]
     var media: [String: Int]?
+
+    enum CodingKeys: String, CodingKey {
+        case version, node, pid, state, uptimeSeconds = "uptime_seconds", configFile = "config_file"
+        case configGeneration = "config_generation", lastReload = "last_reload", listeners, http, activeCalls = "active_calls"
+        case registrations, logLevel = "log_level", libraries, media
+    }
 }
 
 /// A plain HTTP/1.1 GET over a TCP socket; returns the status line and body.

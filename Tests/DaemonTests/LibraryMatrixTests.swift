@@ -101,9 +101,12 @@ final class LibraryMatrixTests: XCTestCase {
             XCTAssertEqual(made.status, 0, made.stderr)
         }
         var main = try String(contentsOfFile: config + "/tandem.yaml", encoding: .utf8)
+        // Firefox gathers only on the veth address and pairs no host candidate with a loopback one.
+        let vethAddress = "10.77.0.1"
         let shippedWSS = """
                 # - transport: wss
                 #   address: 0.0.0.0
+                #   advertised_address: 203.0.113.10
                 #   port: 8443
                 #   certificate: /etc/tandem/tls/fullchain.pem
                 #   private_key: /etc/tandem/tls/privkey.pem
@@ -112,12 +115,11 @@ final class LibraryMatrixTests: XCTestCase {
         main = main.replacingOccurrences(of: shippedWSS, with: """
                 - transport: wss
                   address: 0.0.0.0
+                  advertised_address: \(browser == .firefox ? vethAddress : "127.0.0.1")
                   port: 8443
                   certificate: \(certificate)
                   private_key: \(key)
             """)
-        // Firefox gathers only on the veth address and pairs no host candidate with a loopback one.
-        let vethAddress = "10.77.0.1"
         if browser == .firefox {
             let shippedMedia = "    - name: default\n      address: 127.0.0.1\n"
             XCTAssertTrue(main.contains(shippedMedia), "the shipped config's media interface changed; update this test")

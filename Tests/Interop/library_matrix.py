@@ -605,7 +605,7 @@ class Matrix:
         gone, calls = await self.no_calls()
         cell.check("Tandem has no call left", gone, calls)
         status = self.ctl("status")
-        cell.seen["tandemStatus"] = {k: status.get(k) for k in ("activeCalls", "registrations", "media")}
+        cell.seen["tandemStatus"] = {k: status.get(k) for k in ("active_calls", "registrations", "media")}
         cell.check("Tandem: one registration (the new connection's)", status.get("registrations") == 1, status.get("registrations"))
         cell.check("Tandem: every media port back in the pool", (status.get("media") or {}).get("ports_in_use") == 0, status.get("media"))
 

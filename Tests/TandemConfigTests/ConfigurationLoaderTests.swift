@@ -262,6 +262,7 @@ final class ConfigurationLoaderTests: XCTestCase {
                   port: 5060
             http:
               port: 5060
+            advertised_address: 192.0.2.1
             """)
         XCTAssertEqual(found, [
             "\(mainPath):9: sip.listeners[2].port: UDP port 5060 on 127.0.0.1 is already used by sip.listeners[0] (\(mainPath):3)",
@@ -323,6 +324,7 @@ final class ConfigurationLoaderTests: XCTestCase {
                   address: 127.0.0.1
                   port_min: 20000
                   port_max: 20100
+            advertised_address: 192.0.2.1
             """)
         XCTAssertEqual(found, [
             "\(mainPath):13: media.interfaces[1].port_min: port range 30500-31999 overlaps media.interfaces[0] (30000-30999, \(mainPath):9)",
