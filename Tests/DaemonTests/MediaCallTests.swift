@@ -115,8 +115,8 @@ final class MediaCallTests: XCTestCase {
             XCTAssertGreaterThan(received, 20, "\(leg)")
             XCTAssertGreaterThan(sent, 20, "\(leg)")
         }
-        XCTAssertNotNil(legs[0]["srtpProfile"] as? String, "\(legs[0])")
-        XCTAssertTrue((legs[0]["iceSelectedPair"] as? String ?? "").contains("<->"), "\(legs[0])")
+        XCTAssertNotNil(legs[0]["srtp_profile"] as? String, "\(legs[0])")
+        XCTAssertTrue((legs[0]["ice_selected_pair"] as? String ?? "").contains("<->"), "\(legs[0])")
         let human = try daemon.ctl(["call", id])
         XCTAssertTrue(human.stdout.contains("Web leg") && human.stdout.contains("Trunk leg"), human.stdout)
         // TANDEM_CAPTURE_OPERATIONS=FILE keeps the real output of the commands (for docs/operations.md).

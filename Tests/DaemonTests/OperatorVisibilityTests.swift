@@ -296,7 +296,7 @@ final class OperatorVisibilityTests: XCTestCase {
 
             """)
         // Nothing answers on the flaky trunk's port: down within a couple of seconds.
-        XCTAssertTrue(waitForTrunk("flaky", "down", within: 8), try daemon.ctl(["trunks"]).stdout)
+        XCTAssertTrue(waitForTrunk("flaky", "down", within: 8), (try? daemon.ctl(["trunks"]).stdout) ?? "")
         let down = try XCTUnwrap(logLines("trunk down", level: "notice").first, daemon.stderr)
         XCTAssertEqual(down["trunk"], "flaky")
         XCTAssertEqual(down["options"], "OPTIONS unanswered for 1 s")
@@ -320,7 +320,7 @@ final class OperatorVisibilityTests: XCTestCase {
 
         // The trunk answers OPTIONS again: up, and it is offered calls again.
         try sipp(port: deadPort, scenario: "options-uas.xml")
-        XCTAssertTrue(waitForTrunk("flaky", "up", within: 5), try daemon.ctl(["trunks"]).stdout)
+        XCTAssertTrue(waitForTrunk("flaky", "up", within: 5), (try? daemon.ctl(["trunks"]).stdout) ?? "")
         XCTAssertEqual(logLines("trunk up", level: "notice").first?["trunk"], "flaky")
         let (_, metrics) = try scrape()
         XCTAssertEqual(metrics["tandem_trunk_up{trunk=flaky}"], 1)
