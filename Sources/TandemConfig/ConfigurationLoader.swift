@@ -133,6 +133,7 @@ public struct ConfigurationLoader: Sendable {
         let drain = main.duration("drain_timeout", in: .zero ... .seconds(3600), default: defaults.drainTimeout)
         let cdrFile = main.string("cdr_file").map { ConfigurationLoader.resolve($0, relativeTo: main.file) }
         let testEndpoints = readTestEndpoints(main)
+        let trace = readTrace(main)
 
         readProfiles(main, into: &sections)
         for item in main.stringList("include") ?? [] {
@@ -168,6 +169,7 @@ public struct ConfigurationLoader: Sendable {
             dialPlan: sections.dialPlan)
         configuration.cdrFile = cdrFile
         configuration.testEndpoints = testEndpoints
+        configuration.trace = trace
         return configuration
     }
 
