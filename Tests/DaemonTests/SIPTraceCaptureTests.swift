@@ -80,14 +80,18 @@ final class SIPTraceCaptureTests: XCTestCase {
         let pcap = directory + "/capture.pcap"
         let sngrep = Process()
         sngrep.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
-        sngrep.arguments = [namespace, "/usr/bin/timeout", "-s", "TERM", "240", "/usr/bin/sngrep", "-N", "-q", "-F",
+        sngrep.arguments = [namespace, "/usr/bin/timeout", "-k", "5", "-s", "TERM", "240", "/usr/bin/sngrep", "-N", "-q", "-F",
                             "-L", "udp:127.0.0.1:\(Self.hepPort)", "-O", pcap]
         sngrep.standardOutput = FileHandle.nullDevice
         sngrep.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/sngrep.log").creatingEmpty())
         try sngrep.run()
         defer {
+            // timeout(1) passes SIGTERM on to sngrep; SIGKILL only if neither has gone in 5 s.
             if sngrep.isRunning {
-                kill(sngrep.processIdentifier, SIGKILL)
+                kill(sngrep.processIdentifier, SIGTERM)
+                let deadline = Date().addingTimeInterval(5)
+                while sngrep.isRunning && Date() < deadline { usleep(50_000) }
+                if sngrep.isRunning { kill(sngrep.processIdentifier, SIGKILL) }
                 sngrep.waitUntilExit()
             }
         }
