@@ -54,13 +54,15 @@ let package = Package(
         .target(name: "DTLS", dependencies: [nioCore, "COpenSSL", "CTandemShims"], swiftSettings: packetPath),
         .target(name: "SRTP", dependencies: [nioCore, "CSRTP", "DTLS"], swiftSettings: packetPath),
         .target(name: "RTP", dependencies: [nioCore], swiftSettings: packetPath),
+        // HEP3 (EEP) encoding of captured SIP messages for a capture server.
+        .target(name: "HEP", dependencies: [nioCore]),
         .target(name: "AudioCodecs", dependencies: [nioCore, "COpus", "CSpanDSP", "CTandemShims"], swiftSettings: packetPath),
 
         // MARK: IO drivers.
         .target(
             name: "SIPTransport",
             dependencies: [
-                "SIP", nioCore, nioPosix, logging,
+                "SIP", "HEP", nioCore, nioPosix, logging,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -127,6 +129,7 @@ let package = Package(
         // requirePeer: XCTest-only, so tandem-load (which uses TandemTestSupport) links no XCTest.
         .target(name: "TandemTestPeers", dependencies: ["TandemTestSupport"], path: "Tests/Peers"),
         .testTarget(name: "TandemConfigTests", dependencies: ["TandemConfig"], exclude: ["Fixtures"]),
+        .testTarget(name: "HEPTests", dependencies: ["HEP", nioCore]),
         .testTarget(name: "RTPTests", dependencies: ["RTP", nioCore]),
         .testTarget(name: "SIPTests", dependencies: ["SIP"], exclude: ["Torture"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),

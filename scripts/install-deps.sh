@@ -6,7 +6,8 @@
 #                                   headless Chromium and Firefox ESR for the browser peers and the
 #                                   library matrix, certutil (libnss3-tools) to trust a test
 #                                   certificate in a Firefox profile, and python3-venv for the
-#                                   interop environment scripts/install-interop.sh makes.
+#                                   interop environment scripts/install-interop.sh makes, and
+#                                   sngrep, the HEP capture server the SIP trace test sends to.
 #                                   unshare and nsenter come from util-linux, which Debian always
 #                                   has (Essential).
 #   scripts/install-deps.sh bench   rtpengine, the gateway `make bench` compares Tandem with
@@ -14,7 +15,7 @@
 set -euo pipefail
 
 build_packages=(pkg-config libssl-dev libsrtp2-dev libopus-dev libspandsp-dev)
-test_packages=(systemd openssl procps iproute2 sip-tester chromium firefox-esr libnss3-tools python3-venv)
+test_packages=(systemd openssl procps iproute2 sip-tester chromium firefox-esr libnss3-tools python3-venv sngrep)
 bench_packages=(rtpengine-daemon)
 
 case "${1:-build}" in

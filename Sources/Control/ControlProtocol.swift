@@ -18,7 +18,8 @@ public enum ControlProtocol {
     /// Longest request line the daemon accepts.
     public static let maxLineLength = 64 * 1024
     /// Every command the daemon answers.
-    public static let commands = ["status", "calls", "call", "hangup", "registrations", "trunks", "recent_calls", "drain", "undrain", "reload"]
+    public static let commands = ["status", "calls", "call", "hangup", "registrations", "trunks", "recent_calls", "drain", "undrain", "reload",
+                                  "trace"]
     /// How many ended calls the daemon keeps for `recent_calls`, and the most one request gets.
     public static let recentCallsLimit = 100
 
@@ -37,21 +38,31 @@ public enum ControlProtocol {
 }
 
 public struct ControlRequest: Codable, Sendable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case version, command, argument, callID = "call_id", user
+    }
+
     public var version: Int
     public var command: String
-    /// The call id of `call` and `hangup`.
+    /// The call id of `call` and `hangup`; `on` or `off` for `trace` (absent: show the state).
     public var argument: String?
+    /// `trace on`: only messages of this Call-ID.
+    public var callID: String?
+    /// `trace on`: only messages whose Request-URI, From or To user is this.
+    public var user: String?
 
-    public init(command: String, argument: String? = nil, version: Int = ControlProtocol.version) {
+    public init(command: String, argument: String? = nil, callID: String? = nil, user: String? = nil, version: Int = ControlProtocol.version) {
         self.version = version
         self.command = command
         self.argument = argument
+        self.callID = callID
+        self.user = user
     }
 }
 
 public struct ControlResponse: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
-        case version, ok, error, status, calls, call, registrations, trunks, recentCalls = "recent_calls", message
+        case version, ok, error, status, calls, call, registrations, trunks, recentCalls = "recent_calls", message, trace
     }
 
     public var version: Int
@@ -66,6 +77,8 @@ public struct ControlResponse: Codable, Sendable {
     public var recentCalls: [RecentCall]?
     /// What a command did (`hangup`, `drain`, `undrain`, `reload`).
     public var message: String?
+    /// The SIP trace's state (`trace`).
+    public var trace: TraceState?
 
     public init(ok: Bool, error: String? = nil, status: StatusReport? = nil, calls: [CallSummary]? = nil, call: CallDetail? = nil,
                 registrations: [RegistrationInfo]? = nil, trunks: [TrunkInfo]? = nil, recentCalls: [RecentCall]? = nil,
@@ -80,6 +93,7 @@ public struct ControlResponse: Codable, Sendable {
         self.trunks = trunks
         self.recentCalls = recentCalls
         self.message = message
+        self.trace = nil
     }
 
     public static func failure(_ message: String) -> ControlResponse { ControlResponse(ok: false, error: message) }
@@ -177,6 +191,73 @@ public struct StatusReport: Codable, Sendable, Equatable {
     }
 }
 
+/// What `tandemctl trace` shows: whether the SIP trace runs, its filter, outputs and counters.
+public struct TraceState: Codable, Sendable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case enabled, callID = "call_id", user, log, hep, captureID = "capture_id", traced, hepSent = "hep_sent", hepDropped = "hep_dropped"
+        case queueDropped = "queue_dropped"
+    }
+
+    public var enabled: Bool
+    public var callID: String?
+    public var user: String?
+    /// Whether each message is written to the log.
+    public var log: Bool
+    /// The HEP capture server ("address:port"), if any.
+    public var hep: String?
+    public var captureID: UInt32?
+    /// Messages that passed the filter since start.
+    public var traced: Int
+    public var hepSent: Int
+    /// HEP packets not sent (unwritable socket, failed send, message too large).
+    public var hepDropped: Int
+    /// Messages lost because the trace fell behind.
+    public var queueDropped: Int
+
+    public init(enabled: Bool, callID: String? = nil, user: String? = nil, log: Bool, hep: String? = nil, captureID: UInt32? = nil,
+                traced: Int = 0, hepSent: Int = 0, hepDropped: Int = 0, queueDropped: Int = 0) {
+        self.enabled = enabled
+        self.callID = callID
+        self.user = user
+        self.log = log
+        self.hep = hep
+        self.captureID = captureID
+        self.traced = traced
+        self.hepSent = hepSent
+        self.hepDropped = hepDropped
+        self.queueDropped = queueDropped
+    }
+
+    /// One line per fact, for tandemctl.
+    public var text: String {
+        var filter: [String] = []
+        if let callID { filter.append("call \(callID)") }
+        if let user { filter.append("user \(user)") }
+        var outputs: [String] = []
+        if log { outputs.append("log") }
+        if let hep { outputs.append("HEP to \(hep)" + (captureID.map { " (capture id \($0))" } ?? "")) }
+        return [
+            "SIP trace: \(enabled ? "on" : "off")",
+            "filter:    \(filter.isEmpty ? "all messages" : filter.joined(separator: ", "))",
+            "outputs:   \(outputs.isEmpty ? "none" : outputs.joined(separator: ", "))",
+            "traced:    \(traced) messages; HEP sent \(hepSent), dropped \(hepDropped); queue overflow \(queueDropped)",
+        ].joined(separator: "\n")
+    }
+}
+
+/// A change `tandemctl trace on|off` asks for.
+public struct TraceChange: Sendable, Equatable {
+    public var enabled: Bool
+    public var callID: String?
+    public var user: String?
+
+    public init(enabled: Bool, callID: String? = nil, user: String? = nil) {
+        self.enabled = enabled
+        self.callID = callID
+        self.user = user
+    }
+}
+
 /// Answers control requests; implemented by the daemon.
 public protocol ControlCommandHandler: Sendable {
     func status() async -> StatusReport
@@ -192,6 +273,9 @@ public protocol ControlCommandHandler: Sendable {
     func setDraining(_ draining: Bool) async -> String
     /// Reloads the configuration; returns what happened, or throws its errors as text.
     func reloadConfiguration() async -> (ok: Bool, message: String)
+    /// Applies `change` to the SIP trace (nil: none) and returns the trace's state; nil when the
+    /// daemon has no trace.
+    func trace(_ change: TraceChange?) async -> TraceState?
 }
 
 extension ControlCommandHandler {
@@ -203,6 +287,7 @@ extension ControlCommandHandler {
     public func recentCalls(limit: Int) async -> [RecentCall] { [] }
     public func setDraining(_ draining: Bool) async -> String { "not supported" }
     public func reloadConfiguration() async -> (ok: Bool, message: String) { (false, "not supported") }
+    public func trace(_ change: TraceChange?) async -> TraceState? { nil }
 }
 
 extension ControlCommandHandler {
@@ -246,6 +331,21 @@ extension ControlCommandHandler {
         case "reload":
             let (ok, message) = await reloadConfiguration()
             return ok ? ControlResponse(ok: true, message: message) : .failure(message)
+        case "trace":
+            let change: TraceChange?
+            switch request.argument {
+            case nil, "": change = nil
+            case "on": change = TraceChange(enabled: true, callID: request.callID, user: request.user)
+            case "off": change = TraceChange(enabled: false)
+            case let other?: return .failure("'trace' takes on or off, not '\(other)'")
+            }
+            if change?.enabled != true && (request.callID != nil || request.user != nil) {
+                return .failure("a call id or user filter goes with 'trace on'")
+            }
+            guard let state = await trace(change) else { return .failure("this daemon has no SIP trace") }
+            var response = ControlResponse(ok: true, message: change.map { $0.enabled ? "SIP trace on" : "SIP trace off" })
+            response.trace = state
+            return response
         default:
             return .failure("unknown command '\(request.command)' (known: \(ControlProtocol.commands.joined(separator: ", ")))")
         }

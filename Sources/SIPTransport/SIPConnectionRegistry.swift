@@ -17,6 +17,8 @@ struct ConnectionKey: Hashable, Sendable {
 final class SIPTransportState: Sendable {
     let logger: Logger
     let maximumMessageSize: Int
+    /// The SIP trace, when the layer has one: sees each message delivered here and each sent.
+    let tracer: SIPTracer?
     private let continuation: AsyncStream<SIPTransportEvent>.Continuation
     private let table = NIOLockedValueBox(Table())
 
@@ -38,7 +40,8 @@ final class SIPTransportState: Sendable {
         var closed = false
     }
 
-    init(logger: Logger, maximumMessageSize: Int, continuation: AsyncStream<SIPTransportEvent>.Continuation) {
+    init(logger: Logger, maximumMessageSize: Int, continuation: AsyncStream<SIPTransportEvent>.Continuation, tracer: SIPTracer? = nil) {
+        self.tracer = tracer
         self.logger = logger
         self.maximumMessageSize = maximumMessageSize
         self.continuation = continuation
@@ -47,6 +50,9 @@ final class SIPTransportState: Sendable {
     // MARK: Events
 
     func deliver(_ event: SIPTransportEvent) {
+        if let tracer, case .message(let message) = event {
+            tracer.capture(.received, message.transport, local: message.local, remote: message.source, bytes: message.bytes)
+        }
         guard case .dropped = continuation.yield(event) else { return }
         // A consumer that has fallen far behind: say so now and then, not once per message.
         let dropped = table.withLockedValue { table -> Int in
@@ -59,6 +65,12 @@ final class SIPTransportState: Sendable {
     }
 
     func finishEvents() { continuation.finish() }
+
+    /// Shows an outbound message to the trace: `remote` for UDP, the channel's peer otherwise.
+    func traceSent(_ bytes: ByteBuffer, _ transport: SIPTransportKind, on channel: any Channel, to remote: SocketAddress?) {
+        guard let tracer else { return }
+        tracer.capture(.sent, transport, local: channel.localAddress, remote: remote ?? channel.remoteAddress, bytes: bytes)
+    }
 
     // MARK: Channels
 
@@ -124,8 +136,8 @@ final class SIPTransportState: Sendable {
         }
     }
 
-    func channel(for id: ConnectionID) -> (any Channel)? {
-        table.withLockedValue { $0.connections[id]?.channel }
+    func connection(_ id: ConnectionID) -> (any Channel, SIPTransportKind)? {
+        table.withLockedValue { table in table.connections[id].map { ($0.channel, $0.transport) } }
     }
 
     enum Route {

@@ -110,6 +110,8 @@ public struct SIPTransportOptions: Sendable {
     public var eventBufferLimit = 16_384
     /// How long an outbound TCP/TLS connect may take.
     public var connectTimeout: TimeAmount = .seconds(10)
+    /// Sees every message received and sent (the SIP trace); nil: no trace.
+    public var tracer: SIPTracer?
 
     public init() {}
 }
@@ -158,7 +160,8 @@ public final class SIPTransportLayer: Sendable {
     ) async throws -> SIPTransportLayer {
         let (events, continuation) = AsyncStream.makeStream(
             of: SIPTransportEvent.self, bufferingPolicy: .bufferingOldest(options.eventBufferLimit))
-        let state = SIPTransportState(logger: logger, maximumMessageSize: options.maximumMessageSize, continuation: continuation)
+        let state = SIPTransportState(
+            logger: logger, maximumMessageSize: options.maximumMessageSize, continuation: continuation, tracer: options.tracer)
         var listeners: [Listener] = []
         var bound: [BoundSIPListener] = []
         do {
@@ -246,16 +249,19 @@ public final class SIPTransportLayer: Sendable {
     public func send(_ bytes: ByteBuffer, to destination: SIPDestination) async throws {
         switch destination {
         case .connection(let id):
-            guard let channel = state.channel(for: id) else { throw SIPTransportError.unknownConnection(id) }
+            guard let (channel, transport) = state.connection(id) else { throw SIPTransportError.unknownConnection(id) }
+            state.traceSent(bytes, transport, on: channel, to: nil)
             try await channel.writeAndFlush(bytes).get()
         case .address(.udp, let address, _):
             let sameFamily = listeners.first { $0.transport == .udp && $0.channel.localAddress?.protocol == address.protocol }
             guard let listener = sameFamily else { throw SIPTransportError.noListener(.udp, address) }
+            state.traceSent(bytes, .udp, on: listener.channel, to: address)
             try await listener.channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: bytes)).get()
         case .address(let transport, let address, _) where transport.isWebSocket:
             throw SIPTransportError.webSocketNeedsConnection(address)
         case .address(let transport, let address, let serverName):
             let channel = try await streamChannel(to: ConnectionKey(transport: transport, address: address), serverName: serverName)
+            state.traceSent(bytes, transport, on: channel, to: nil)
             try await channel.writeAndFlush(bytes).get()
         }
     }
@@ -266,12 +272,14 @@ public final class SIPTransportLayer: Sendable {
         let write: EventLoopFuture<Void>
         switch destination {
         case .connection(let id):
-            guard let channel = state.channel(for: id) else { return onError(SIPTransportError.unknownConnection(id)) }
+            guard let (channel, transport) = state.connection(id) else { return onError(SIPTransportError.unknownConnection(id)) }
+            state.traceSent(bytes, transport, on: channel, to: nil)
             write = channel.writeAndFlush(bytes)
         case .address(.udp, let address, _):
             guard let listener = listeners.first(where: { $0.transport == .udp && $0.channel.localAddress?.protocol == address.protocol }) else {
                 return onError(SIPTransportError.noListener(.udp, address))
             }
+            state.traceSent(bytes, .udp, on: listener.channel, to: address)
             write = listener.channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: bytes))
         default:
             Task {

@@ -41,6 +41,8 @@ public struct TandemConfiguration: Sendable, Equatable {
     public var cdrFile: String? = nil
     /// The built-in test endpoints (echo, tone, dtmf, busy, noanswer); nil: off.
     public var testEndpoints: TestEndpointSettings? = nil
+    /// The SIP trace (log and HEP export) as configured; tandemctl trace changes it at run time.
+    public var trace = TraceSettings()
 
     public func dtlsProfile(named name: String) -> DTLSProfile? { dtlsProfiles.first { $0.name == name } }
     public func codecProfile(named name: String) -> CodecProfile? { codecProfiles.first { $0.name == name } }

@@ -145,6 +145,7 @@ public struct ConfigurationLoader: Sendable {
         }
         let cdrFile = main.string("cdr_file").map { ConfigurationLoader.resolve($0, relativeTo: main.file) }
         let testEndpoints = readTestEndpoints(main)
+        let trace = readTrace(main)
 
         readProfiles(main, into: &sections)
         for item in main.stringList("include") ?? [] {
@@ -180,6 +181,7 @@ public struct ConfigurationLoader: Sendable {
             dialPlan: sections.dialPlan)
         configuration.cdrFile = cdrFile
         configuration.testEndpoints = testEndpoints
+        configuration.trace = trace
         return configuration
     }
 

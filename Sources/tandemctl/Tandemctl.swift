@@ -14,7 +14,7 @@ struct Tandemctl: ParsableCommand {
         abstract: "Ask a running tandemd how it is.",
         discussion: "Every command takes --json (snake_case keys, as the CDR file).",
         version: TandemVersion.current,
-        subcommands: [Status.self, Calls.self, Call.self, Hangup.self, Registrations.self, Trunks.self, Drain.self, Undrain.self, Reload.self],
+        subcommands: [Status.self, Calls.self, Call.self, Hangup.self, Registrations.self, Trunks.self, Drain.self, Undrain.self, Reload.self, Trace.self],
         defaultSubcommand: Status.self)
 
     /// The command names, for the error about a mistyped one.
@@ -50,10 +50,10 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     /// Sends `command`; prints the reason and exits non-zero when the daemon cannot answer.
-    func request(_ command: String, argument: String? = nil) throws -> ControlResponse {
+    func request(_ command: String, argument: String? = nil, callID: String? = nil, user: String? = nil) throws -> ControlResponse {
         let response: ControlResponse
         do {
-            response = try client.send(ControlRequest(command: command, argument: argument))
+            response = try client.send(ControlRequest(command: command, argument: argument, callID: callID, user: user))
         } catch {
             printError("tandemctl: \(error.description)")
             throw ExitCode(error.kind == .notRunning ? 3 : 1)
@@ -206,4 +206,33 @@ struct Reload: MessageCommand {
     static let command = "reload"
     @OptionGroup var connection: ConnectionOptions
     @Flag(help: "Print JSON.") var json = false
+}
+
+struct Trace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the SIP trace, or turn it on or off (log and HEP as configured in the trace section).",
+        discussion: "tandemctl trace on [--call ID] [--user U] traces every SIP message, or only those of one Call-ID or one user (Request-URI, From or To); tandemctl trace off stops it. The setting lasts until a reload changes the trace section or tandemd restarts.")
+
+    enum Switch: String, ExpressibleByArgument, CaseIterable { case on, off }
+
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "on or off; leave out to show the state.") var state: Switch?
+    @Option(name: .customLong("call"), help: "With on: only messages of this Call-ID.") var callID: String?
+    @Option(help: "With on: only messages whose Request-URI, From or To user is this.") var user: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if state != .on && (callID != nil || user != nil) {
+            throw ValidationError("--call and --user go with 'trace on'")
+        }
+    }
+
+    func run() throws {
+        let response = try connection.request("trace", argument: state?.rawValue, callID: callID, user: user)
+        guard let trace = response.trace else {
+            printError("tandemctl: tandemd answered without the trace state")
+            throw ExitCode.failure
+        }
+        if json { try printJSON(trace) } else { print(trace.text) }
+    }
 }

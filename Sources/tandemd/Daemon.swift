@@ -30,7 +30,9 @@ actor Daemon: ControlCommandHandler {
     private let group: MultiThreadedEventLoopGroup
     private let notifier: SystemdNotifier
     private let threshold: LogThreshold
-    private let logger: Logger
+    let logger: Logger
+    /// The SIP trace (Daemon+Trace.swift).
+    let tracer: SIPTracer
     private let startedAt = Date()
     private let startedMonotonic = ContinuousClock.now
 
@@ -65,6 +67,7 @@ actor Daemon: ControlCommandHandler {
         self.notifier = notifier
         self.threshold = threshold
         self.logger = logger
+        self.tracer = SIPTracer(group: group, logger: logger)
     }
 
     private static func applying(_ overrides: Overrides, to configuration: TandemConfiguration) -> TandemConfiguration {
@@ -82,7 +85,7 @@ actor Daemon: ControlCommandHandler {
                 SIPListenerSpec(transport: $0.transport, address: $0.address, port: $0.port,
                                 certificatePath: $0.certificate, privateKeyPath: $0.privateKey)
             }
-            let transport = try await SIPTransportLayer.start(specs, group: group, logger: logger)
+            let transport = try await SIPTransportLayer.start(specs, group: group, logger: logger, options: startTrace(configuration.trace))
             sipTransport = transport
             let sessions = try MediaSessions(configuration: configuration, workers: MediaWorkers(group: group), logger: logger)
             media = sessions
@@ -156,6 +159,7 @@ actor Daemon: ControlCommandHandler {
             for warning in loaded.warnings { logger.warning("\(warning)") }
             let pending = Daemon.changesNeedingRestart(from: configuration, to: next)
             for change in pending { logger.warning("\(change) changed; the change takes effect at the next restart") }
+            reloadTrace(from: configuration.trace, to: next.trace)
             configuration = next
             openCDRs()
             do {
@@ -225,6 +229,7 @@ actor Daemon: ControlCommandHandler {
         await healthServer?.close()
         await controlServer?.close()
         await media?.closeAll()
+        await stopTrace()
         await testEndpoints?.close()
         testEndpoints = nil
         sipTransport = nil
