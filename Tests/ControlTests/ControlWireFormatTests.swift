@@ -111,7 +111,7 @@ final class ControlWireFormatTests: XCTestCase {
     func testAnUnknownCommandListsTheKnownOnes() async throws {
         let json = try await wire("stauts")
         XCTAssertEqual(json["error"] as? String,
-                       "unknown command 'stauts' (known: status, calls, call, hangup, registrations, trunks, recent_calls, drain, undrain, reload)")
+                       "unknown command 'stauts' (known: status, calls, call, hangup, registrations, trunks, recent_calls, drain, undrain, reload, trace)")
     }
 
     // MARK: Socket location
