@@ -7,7 +7,11 @@
 #                                   library matrix, certutil (libnss3-tools) to trust a test
 #                                   certificate in a Firefox profile, and python3-venv for the
 #                                   interop environment scripts/install-interop.sh makes, and
-#                                   sngrep, the HEP capture server the SIP trace test sends to.
+#                                   sngrep, the HEP capture server the SIP trace test sends to,
+#                                   promtool (prometheus) and fail2ban-regex (fail2ban), which check
+#                                   the files in contrib/. Both packages also install and enable a
+#                                   service; Debian's Prometheus listens on 9090, Tandem's default
+#                                   http port (`systemctl disable --now prometheus` frees it).
 #                                   unshare and nsenter come from util-linux, which Debian always
 #                                   has (Essential).
 #   scripts/install-deps.sh bench   rtpengine, the gateway `make bench` compares Tandem with
@@ -15,7 +19,7 @@
 set -euo pipefail
 
 build_packages=(pkg-config libssl-dev libsrtp2-dev libopus-dev libspandsp-dev)
-test_packages=(systemd openssl procps iproute2 sip-tester chromium firefox-esr libnss3-tools python3-venv sngrep)
+test_packages=(systemd openssl procps iproute2 sip-tester chromium firefox-esr libnss3-tools python3-venv sngrep prometheus fail2ban)
 bench_packages=(rtpengine-daemon)
 
 case "${1:-build}" in
