@@ -9,9 +9,10 @@
 #                                   interop environment scripts/install-interop.sh makes, and
 #                                   sngrep, the HEP capture server the SIP trace test sends to,
 #                                   promtool (prometheus) and fail2ban-regex (fail2ban), which check
-#                                   the files in contrib/. Both packages also install and enable a
-#                                   service; Debian's Prometheus listens on 9090, Tandem's default
-#                                   http port (`systemctl disable --now prometheus` frees it).
+#                                   the files in contrib/. Both packages come with a service
+#                                   (Debian's Prometheus listens on 9090, Tandem's default http
+#                                   port): while the test packages install, a temporary
+#                                   policy-rc.d keeps package scripts from starting any service.
 #                                   unshare and nsenter come from util-linux, which Debian always
 #                                   has (Essential).
 #   scripts/install-deps.sh bench   rtpengine, the gateway `make bench` compares Tandem with
@@ -59,5 +60,10 @@ fi
 echo "deps ($1): installing missing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${run[@]}" apt-get update -qq
+if [ "$1" = test ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    echo "deps ($1): services of these packages are not started (temporary /usr/sbin/policy-rc.d)"
+    "${run[@]}" sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d'
+    trap '"${run[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 "${run[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "deps ($1): installed ${missing[*]}"

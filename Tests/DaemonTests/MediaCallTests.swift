@@ -349,7 +349,7 @@ final class MediaCallTests: XCTestCase {
         try await Task.sleep(for: .seconds(1))
         XCTAssertGreaterThan(try trunkPacketsReceived(first), before + 20)
         let firstDetail = try XCTUnwrap(try ctlJSON(["call", first]) as? [String: Any])
-        XCTAssertEqual((firstDetail["summary"] as? [String: Any])?["trunkCodec"] as? String, "PCMU/8000")
+        XCTAssertEqual((firstDetail["summary"] as? [String: Any])?["trunk_codec"] as? String, "PCMU/8000")
 
         // The next call is offered to the trunk with PCMA first.
         let (secondPeer, secondBrowser, _, _) = try await placeCall(seconds: 3, known: [first])

@@ -163,7 +163,11 @@ final class OperatorVisibilityTests: XCTestCase {
 
     func testEveryOutcomeLeavesItsLogLineCDRAndSeriesAndTheShippedFilterRulesAndDashboardFitThem() async throws {
         let trunkPort = LoopbackUDPSocket.freePort()
-        try start(DaemonUnderTest.trunkAndUser(trunkPort: trunkPort))
+        // Beside the trunk the calls go to, a supervised one that never answers (for trunk_up).
+        try start(DaemonUnderTest.trunkAndUser(trunkPort: trunkPort).replacingOccurrences(of: "dial_plan:", with: """
+              - {name: standby, address: 127.0.0.1, port: \(LoopbackUDPSocket.freePort()), transport: udp, allowed_sources: [127.0.0.2/32], options_interval: 1}
+            dial_plan:
+            """))
         let trunk = try sipp(port: trunkPort)
 
         let wrongPassword = try await failingCall("2000", password: "not-the-password")
@@ -236,7 +240,7 @@ final class OperatorVisibilityTests: XCTestCase {
             "tandem_call_mos_count{leg=web,trunk=pbx}": 1, "tandem_call_mos_count{leg=trunk,trunk=pbx}": 1,
             "tandem_call_loss_ratio_count{leg=web,trunk=pbx}": 1, "tandem_call_loss_ratio_count{leg=trunk,trunk=pbx}": 1,
             "tandem_call_jitter_seconds_count{leg=web,trunk=pbx}": 1, "tandem_call_jitter_seconds_count{leg=trunk,trunk=pbx}": 1,
-            "tandem_draining{}": 0,
+            "tandem_draining{}": 0, "tandem_trunk_up{trunk=standby}": 0,
         ]
         for (series, value) in expected.sorted(by: { $0.key < $1.key }) {
             XCTAssertEqual(metrics[series], value, series)
