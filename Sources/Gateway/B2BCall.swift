@@ -81,6 +81,8 @@ public struct CallRecord: Sendable, Equatable {
     public var endedBy: String?
     /// Why: "BYE", "486 Busy Here", "ICE consent expired", ...
     public var endReason: String?
+    /// The ``MediaFailureCause/label`` of a call ended by a media failure (`endedBy` "media").
+    public var endCause: String?
     /// The caller's own Call-ID (what its SIP trace shows), and where it called from.
     public var sipCallID = ""
     public var source = ""

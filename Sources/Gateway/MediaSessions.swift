@@ -35,7 +35,9 @@ public struct MediaSessionCounters: Sendable, Equatable {
     public var transcodedCalls = 0
     public var refusedNoPorts = 0
     public var refusedOverload = 0
-    public var mediaFailures = 0
+    /// Calls ended by a media failure, by ``MediaFailureCause/label``.
+    public var mediaFailuresByCause: [String: Int] = [:]
+    public var mediaFailures: Int { mediaFailuresByCause.values.reduce(0, +) }
     public init() {}
 }
 
@@ -43,7 +45,7 @@ public final class MediaSessions: SessionManager {
     public let workers: MediaWorkers
     private let logger: Logger
     private let state: Mutex<State>
-    private let failureHandler = Mutex<(@Sendable (String, String) -> Void)?>(nil)
+    private let failureHandler = Mutex<(@Sendable (String, MediaFailureCause) -> Void)?>(nil)
     private let finals = Mutex<[String: MediaCallInfo]>([:])
 
     struct State {
@@ -65,8 +67,8 @@ public final class MediaSessions: SessionManager {
         self.state = Mutex(state)
     }
 
-    /// Called with (call, reason) when a call's media fails: the signaling side ends the call.
-    public func onMediaFailure(_ handler: @escaping @Sendable (String, String) -> Void) {
+    /// Called with (call, cause) when a call's media fails: the signaling side ends the call.
+    public func onMediaFailure(_ handler: @escaping @Sendable (String, MediaFailureCause) -> Void) {
         failureHandler.withLock { $0 = handler }
     }
 
@@ -356,13 +358,11 @@ public final class MediaSessions: SessionManager {
                         case .failed: break
                         }
                     },
-                    onFailure: { [weak self] reason in
+                    onFailure: { [weak self] cause in
                         // A call signaling has already ended has no media left to fail: its
                         // browser closed DTLS as it hung up, and the BYE won the race.
                         guard let self, self.state.withLock({ $0.calls[id].map { !$0.released } ?? false }) else { return }
-                        self.state.withLock { $0.counters.mediaFailures += 1 }
-                        logger.notice("media failed", metadata: ["call": "\(id)", "reason": "\(reason)"])
-                        failureHandler?(id, reason)
+                        self.failed(id, cause, handler: failureHandler)
                     })
                 let released = state.withLock { state -> Bool in
                     state.calls[id]?.media = media
@@ -379,9 +379,16 @@ public final class MediaSessions: SessionManager {
                     state.calls[id]?.starting = false
                     return state.calls[id]?.released ?? true
                 }
-                if released { await teardown(id) } else { failureHandler?(id, "media sockets could not be opened") }
+                if released { await teardown(id) } else { failed(id, .socketError, handler: failureHandler) }
             }
         }
+    }
+
+    /// A call's media failed: counted by cause, logged, and handed to the signaling side.
+    private func failed(_ id: String, _ cause: MediaFailureCause, handler: (@Sendable (String, MediaFailureCause) -> Void)?) {
+        state.withLock { $0.counters.mediaFailuresByCause[cause.label, default: 0] += 1 }
+        logger.notice("media failed", metadata: ["call": "\(id)", "cause": "\(cause.label)", "reason": "\(cause.text)"])
+        handler?(id, cause)
     }
 
     /// Closes the call's sockets, then returns its ports and its place on the worker loop.

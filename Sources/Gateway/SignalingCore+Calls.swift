@@ -6,6 +6,7 @@
 // CANCEL is forwarded once the outgoing leg has a provisional response (§9.1), and BYE from
 // either side ends both legs.
 
+import MediaEngine
 import NIOCore
 import SIP
 import TandemConfig
@@ -326,7 +327,7 @@ extension SignalingCore {
             let ended = call.state == .cancelling
                 ? endCall(callID, by: call.a.side.rawValue, reason: "cancelled", now: now)
                 : endCall(callID, by: call.b.side.rawValue, reason: "\(response.statusCode) \(response.reason)", now: now)
-            return effects + ended + [.note("call \(callID) failed with \(response.statusCode)")]
+            return effects + ended + [.note("call failed with \(response.statusCode)", call: callID)]
         }
     }
 
@@ -357,7 +358,7 @@ extension SignalingCore {
             let other: LegRole = leg == .incoming ? .outgoing : .incoming
             return respond(to: id, with: request.makeResponse(200), now: now) + sendBYE(on: other, call: callID, now: now)
                 + endCall(callID, by: (leg == .incoming ? call.a.side : call.b.side).rawValue, reason: "BYE", now: now)
-                + [.note("call \(callID) ended by the \(leg == .incoming ? call.a.side : call.b.side) side")]
+                + [.note("call ended by the \(leg == .incoming ? call.a.side : call.b.side) side", call: callID)]
         case .invite, .update, .info:
             return relay(request, transaction: id, from: leg, call: callID, dialog: dialogID, now: now)
         default:
@@ -378,7 +379,7 @@ extension SignalingCore {
         // DTMF by SIP INFO from a browser goes to the trunk as RFC 4733 events when it can.
         if request.method == .info, fromSide == .web, let (digit, duration) = Self.dtmfRelay(request),
             sessions.dtmf(call: callID, digit: digit, durationMilliseconds: duration) {
-            return respond(to: id, with: request.makeResponse(200), now: now) + [.note("call \(callID): DTMF \(digit) from SIP INFO")]
+            return respond(to: id, with: request.makeResponse(200), now: now) + [.note("DTMF \(digit) from SIP INFO", call: callID)]
         }
         let endpoint = leg == .incoming ? call.b.endpoint : call.a.endpoint
         let destination = leg == .incoming ? call.b.destination : call.a.replyTo
@@ -525,7 +526,7 @@ extension SignalingCore {
             call.cancelPending = true
             calls[callID] = call
         }
-        return effects + [.note("call \(callID) cancelled by the caller")]
+        return effects + [.note("call cancelled by the caller", call: callID)]
     }
 
     /// CANCEL for the outgoing INVITE (§9.1): same Request-URI, Call-ID, From, To, CSeq number and
@@ -551,14 +552,14 @@ extension SignalingCore {
             effects += respond(to: call.a.transaction, with: call.a.invite.makeResponse(408, toTag: call.a.localTag), now: now)
         }
         return effects + endCall(callID, by: "tandem", reason: "408 no answer from the callee side", now: now)
-            + [.note("call \(callID): no answer from the callee side (timeout)")]
+            + [.note("no answer from the callee side (timeout)", call: callID)]
     }
 
     mutating func callNotAcknowledged(_ id: TransactionID, now: NIODeadline) -> [SignalingEffect<Destination>] {
         guard let callID = callByServerTransaction[id], calls[callID]?.state == .confirmed else { return [] }
         return sendBYE(on: .incoming, call: callID, now: now) + sendBYE(on: .outgoing, call: callID, now: now)
             + endCall(callID, by: "tandem", reason: "the caller never acknowledged the answer", now: now)
-            + [.note("call \(callID): the caller never acknowledged the answer; ended")]
+            + [.note("the caller never acknowledged the answer; ended", call: callID)]
     }
 
     /// Ends every call (drain deadline, shutdown): BYE on confirmed legs, 503 on unanswered ones.
@@ -640,7 +641,7 @@ extension SignalingCore {
                 }
             }
             effects += sendBYE(on: webLeg == .incoming ? .outgoing : .incoming, call: callID, reason: reason, now: now)
-            effects += endCall(callID, by: "web", reason: text, now: now) + [.note("call \(callID) ended: \(text)")]
+            effects += endCall(callID, by: "web", reason: text, now: now) + [.note("call ended: \(text)", call: callID)]
         }
         return effects
     }
@@ -678,8 +679,9 @@ extension SignalingCore {
     /// The media side ended a call (ICE consent lost, DTLS fingerprint mismatch, media timeout):
     /// BYE on both legs with a Reason header (RFC 3326) saying why, or for a call not yet answered,
     /// 500 toward the caller and CANCEL toward the callee.
-    public mutating func endCall(_ callID: String, mediaFailure text: String, now: NIODeadline) -> [SignalingEffect<Destination>] {
-        terminate(callID, cause: 500, text: text, by: "media", now: now)
+    /// The cause gives the Reason's code and text, and the record's `endCause` (its label).
+    public mutating func endCall(_ callID: String, mediaFailure cause: MediaFailureCause, now: NIODeadline) -> [SignalingEffect<Destination>] {
+        terminate(callID, cause: cause.sipCause, text: cause.text, by: "media", endCause: cause.label, now: now)
     }
 
     /// An operator ends a call (`tandemctl hangup`): BYE with `Reason: SIP;cause=200`.
@@ -687,7 +689,8 @@ extension SignalingCore {
         terminate(callID, cause: 200, text: "ended by the operator", by: "operator", now: now)
     }
 
-    mutating func terminate(_ callID: String, cause: Int, text: String, by: String, now: NIODeadline) -> [SignalingEffect<Destination>] {
+    mutating func terminate(_ callID: String, cause: Int, text: String, by: String, endCause: String? = nil,
+                            now: NIODeadline) -> [SignalingEffect<Destination>] {
         guard let call = calls[callID] else { return [] }
         let reason = "SIP;cause=\(cause);text=\(SIPGrammarQuote.quote(text))"
         var effects: [SignalingEffect<Destination>] = []
@@ -704,7 +707,7 @@ extension SignalingCore {
         case .cancelling, .ended:
             break
         }
-        return effects + endCall(callID, by: by, reason: text, now: now) + [.note("call \(callID) ended by \(by): \(text)")]
+        return effects + endCall(callID, by: by, reason: text, cause: endCause, now: now) + [.note("call ended by \(by): \(text)", call: callID)]
     }
 
     /// Calls in progress, for `tandemctl calls`.
@@ -755,13 +758,14 @@ extension SignalingCore {
     }
 
     /// Forgets a call and frees its media. Transactions still running finish on their own.
-    mutating func endCall(_ callID: String, by: String, reason: String, now: NIODeadline) -> [SignalingEffect<Destination>] {
+    mutating func endCall(_ callID: String, by: String, reason: String, cause: String? = nil, now: NIODeadline) -> [SignalingEffect<Destination>] {
         guard let call = calls.removeValue(forKey: callID) else { return [] }
         var ended = record(of: call)
         ended.state = "ended"
         ended.endedAt = now
         ended.endedBy = by
         ended.endReason = reason
+        ended.endCause = cause
         ended.status = finalStatusByCall.removeValue(forKey: callID) ?? (call.answeredAt != nil ? 200 : nil)
         record(ended: ended)
         callByServerTransaction = callByServerTransaction.filter { $0.value != callID }

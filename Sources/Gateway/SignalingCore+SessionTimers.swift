@@ -38,7 +38,7 @@ extension SignalingCore {
             guard let deadline = call.sessionDeadline, deadline <= now else { continue }
             effects += sendBYE(on: .incoming, call: callID, now: now) + sendBYE(on: .outgoing, call: callID, now: now)
                 + endCall(callID, by: "tandem", reason: "session expired without a refresh", now: now)
-            effects.append(.note("call \(callID): session expired without a refresh (RFC 4028); ended"))
+            effects.append(.note("session expired without a refresh (RFC 4028); ended", call: callID))
         }
         return effects
     }

@@ -34,8 +34,9 @@ public struct InboundSIP<Destination: Hashable & Sendable>: Sendable {
 public enum SignalingEffect<Destination: Hashable & Sendable>: Sendable, Equatable {
     /// Transmit these bytes.
     case send([UInt8], to: Destination)
-    /// Something a developer may want in the log (debug level).
-    case note(String)
+    /// Something a developer may want in the log (debug level), with the call it is about (the
+    /// log line's `call` metadata).
+    case note(String, call: String? = nil)
     /// A line for the operator's log: calls started, answered and refused, refused
     /// authentication and sources, trunk state changes.
     case log(OperatorLog)

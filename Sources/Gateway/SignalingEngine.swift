@@ -3,6 +3,7 @@
 // owns the core, so transactions, dialogs and registrations are never shared by mutation.
 
 import Logging
+import MediaEngine
 import NIOCore
 import SIP
 import SIPTransport
@@ -65,8 +66,8 @@ public actor SignalingEngine {
 
     /// Ends a call because its media failed (consent lost, fingerprint mismatch, media timeout):
     /// BYE on both legs with a Reason header.
-    public func endCall(_ callID: String, mediaFailure reason: String) async {
-        await perform(core.endCall(callID, mediaFailure: reason, now: .now()))
+    public func endCall(_ callID: String, mediaFailure cause: MediaFailureCause) async {
+        await perform(core.endCall(callID, mediaFailure: cause, now: .now()))
     }
 
     /// An operator ends a call: BYE on both legs with `Reason: SIP;cause=200`. False when there
@@ -229,8 +230,8 @@ public actor SignalingEngine {
                 transport.post(ByteBuffer(bytes: bytes), to: destination) { error in
                     logger.debug("SIP send failed", metadata: ["to": "\(destination)", "error": "\(error)"])
                 }
-            case .note(let text):
-                logger.debug("\(text)")
+            case .note(let text, let call):
+                logger.debug("\(text)", metadata: call.map { ["call": "\($0)"] })
             case .log(let line):
                 var metadata: Logger.Metadata = [:]
                 for (key, value) in line.fields { metadata[key] = .string(value) }

@@ -51,9 +51,9 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
     private var failed = false
     /// The bridge's next made-up DTMF packet (RFC 4733 pacing).
     private let digitTimer: LoopTimer
-    private let onFailure: @Sendable (String) -> Void
+    private let onFailure: @Sendable (MediaFailureCause) -> Void
 
-    private init(eventLoop: any EventLoop, bridge: MediaBridge, onFailure: @escaping @Sendable (String) -> Void) {
+    private init(eventLoop: any EventLoop, bridge: MediaBridge, onFailure: @escaping @Sendable (MediaFailureCause) -> Void) {
         self.eventLoop = eventLoop
         self.bridge = bridge
         self.onFailure = onFailure
@@ -74,13 +74,13 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
     ///   `WebRTCLeg.listen`); otherwise it is bound here.
     public static func start(plan: MediaCallPlan, webCore: WebRTCLegCore, trunkCore: RTPLegCore, on eventLoop: any EventLoop,
                              listening: WebRTCLeg? = nil, onWebEvent: @escaping @Sendable (WebRTCLegEvent) -> Void = { _ in },
-                             onFailure: @escaping @Sendable (String) -> Void) async throws -> MediaCall {
+                             onFailure: @escaping @Sendable (MediaFailureCause) -> Void) async throws -> MediaCall {
         let bridge = try MediaBridge(web: plan.web, trunk: plan.trunk, opus: plan.opus, detectInbandDTMF: plan.detectInbandDTMF)
         let call = MediaCall(eventLoop: eventLoop, bridge: bridge, onFailure: onFailure)
         let trunk = try await RTPLeg.open(
             address: plan.trunkAddress, port: plan.trunkPort, on: eventLoop, core: trunkCore,
             onEvent: { event in
-                if case .mediaTimeout = event { call.fail("RTP timeout: no media from the trunk") }
+                if case .mediaTimeout = event { call.fail(.rtpTimeout) }
             },
             onRTP: { packet in call.fromTrunk(packet) })
         do {
@@ -88,7 +88,7 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
             if let listening { web = listening } else { web = try await WebRTCLeg.listen(address: plan.webAddress, port: plan.webPort, on: eventLoop) }
             try await web.attach(webCore, onEvent: { event in
                 onWebEvent(event)
-                if case .failed(let reason) = event { call.fail(reason) }
+                if case .failed(let cause) = event { call.fail(cause) }
             }, onRTP: { packet in call.fromWeb(packet) })
             try await eventLoop.submit {
                 call.web = web
@@ -151,9 +151,9 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
         if let deadline = bridge.nextDeadline { digitTimer.schedule(at: deadline) }
     }
 
-    private func fail(_ reason: String) {
+    private func fail(_ cause: MediaFailureCause) {
         guard !failed else { return }
         failed = true
-        onFailure(reason)
+        onFailure(cause)
     }
 }

@@ -18,8 +18,8 @@ public enum WebRTCLegEvent: Sendable, Equatable {
     case selected(SocketAddress)
     /// DTLS is up with this SRTP profile; media can flow.
     case connected(SRTPProtectionProfile)
-    /// The leg cannot continue: the reason goes into the BYE's Reason header.
-    case failed(String)
+    /// The leg cannot continue: the cause goes into the BYE's Reason header.
+    case failed(MediaFailureCause)
 }
 
 /// Counters for call detail status.
@@ -261,7 +261,7 @@ public final class WebRTCLegCore {
         var output = WebRTCLegOutput()
         guard !failed else { return output }
         if let peerClosedAt {
-            if now >= peerClosedAt + Self.closeGrace { fail("DTLS closed by the peer", into: &output) }
+            if now >= peerClosedAt + Self.closeGrace { fail(.dtlsClosedByPeer, into: &output) }
             return output
         }
         if let deadline = ice.nextDeadline, deadline <= now { handle(ice.timeout(now: now), into: &output, now: now) }
@@ -314,9 +314,9 @@ public final class WebRTCLegCore {
                     handle(dtls.start(now: now), into: &output, now: now)
                 }
             case .failed:
-                fail("ICE failed: no check succeeded", into: &output)
+                fail(.iceChecksFailed, into: &output)
             case .consentExpired:
-                fail("ICE consent expired", into: &output)
+                fail(.iceConsentExpired, into: &output)
             }
         }
     }
@@ -336,19 +336,19 @@ public final class WebRTCLegCore {
                     nextReport = now + reportInterval
                     output.events.append(.connected(profile))
                 } catch {
-                    fail("SRTP setup failed: \(error)", into: &output)
+                    fail(MediaFailureCause.srtpSetupFailed.withDetail("\(error)"), into: &output)
                 }
             case .failed(let failure):
-                fail("DTLS \(failure)", into: &output)
+                fail(.dtls(failure), into: &output)
             case .closed:
                 if peerClosedAt == nil { peerClosedAt = now }
             }
         }
     }
 
-    private func fail(_ reason: String, into output: inout WebRTCLegOutput) {
+    private func fail(_ cause: MediaFailureCause, into output: inout WebRTCLegOutput) {
         guard !failed else { return }
         failed = true
-        output.events.append(.failed(reason))
+        output.events.append(.failed(cause))
     }
 }

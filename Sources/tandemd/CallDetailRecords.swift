@@ -37,6 +37,8 @@ struct CallDetailRecord: Encodable {
     var talkSeconds: Double
     var endedBy: String
     var endReason: String
+    /// For a call ended by a media failure, the cause's stable label (`ice_consent_expired`...).
+    var endCause: String?
     /// `answered`, `cancelled`, or the final status as text; and that status (200 when answered).
     var result: String
     var sipStatus: Int?
@@ -92,7 +94,7 @@ final class CDRWriter {
             callId: call.id, sipCallId: call.sipCallID, node: node, from: call.from.rawValue, caller: call.caller, callee: call.callee, trunk: call.trunk,
             start: start, answer: answer, end: end, durationSeconds: (end.timeIntervalSince(start) * 1000).rounded() / 1000,
             talkSeconds: answer.map { (end.timeIntervalSince($0) * 1000).rounded() / 1000 } ?? 0,
-            endedBy: call.endedBy ?? "tandem", endReason: call.endReason ?? "", result: call.result, sipStatus: call.status,
+            endedBy: call.endedBy ?? "tandem", endReason: call.endReason ?? "", endCause: call.endCause, result: call.result, sipStatus: call.status,
             refused: call.refused, source: call.source, route: call.route, media: media?.mode,
             legs: legs.map {
                 CallDetailRecord.Leg(side: $0.side, codec: $0.codec, packetsReceived: $0.received.packets, packetsSent: $0.sent.packets,

@@ -90,8 +90,8 @@ actor Daemon: ControlCommandHandler {
             let sessions = try MediaSessions(configuration: configuration, workers: MediaWorkers(group: group), logger: logger)
             media = sessions
             let engine = SignalingEngine(transport: transport, configuration: configuration, logger: logger, sessions: sessions)
-            sessions.onMediaFailure { call, reason in
-                Task { await engine.endCall(call, mediaFailure: reason) }
+            sessions.onMediaFailure { call, cause in
+                Task { await engine.endCall(call, mediaFailure: cause) }
             }
             openCDRs()
             await engine.onCallEnded { [weak self] records in
@@ -304,6 +304,7 @@ extension Daemon {
                     "talk_seconds": "\(cdr.talkSeconds)", "sip_call_id": "\(record.sipCallID)",
                 ]
                 if let trunk = record.trunk { metadata["trunk"] = "\(trunk)" }
+                if let cause = record.endCause { metadata["cause"] = "\(cause)" }
                 logger.info("call ended", metadata: metadata)
             }
             guard cdrs.path != nil else { continue }
@@ -344,7 +345,7 @@ extension Daemon {
             snapshot.transcodedCalls = counters.transcodedCalls
             snapshot.refusedNoPorts = counters.refusedNoPorts
             snapshot.refusedOverload = counters.refusedOverload
-            snapshot.mediaFailures = counters.mediaFailures
+            snapshot.mediaFailures = counters.mediaFailuresByCause
             snapshot.workerLoads = media.workers.loads.map(\.load)
             let ports = media.portUsage.values
             snapshot.portsInUse = ports.reduce(0) { $0 + $1.capacity - $1.free }

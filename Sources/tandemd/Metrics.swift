@@ -47,7 +47,8 @@ struct MetricsSnapshot {
     var transcodedCalls = 0
     var refusedNoPorts = 0
     var refusedOverload = 0
-    var mediaFailures = 0
+    /// By ``MediaFailureCause/label``.
+    var mediaFailures: [String: Int] = [:]
     var workerLoads: [Double] = []
     var portsInUse = 0
     var portCapacity = 0
@@ -152,8 +153,13 @@ final class TandemMetrics {
         counter("media_calls", "Calls whose media started, by mode.", [("mode", "transcode")], snapshot.transcodedCalls)
         counter("calls_refused", "Calls refused by admission control.", [("reason", "no_ports")], snapshot.refusedNoPorts)
         counter("calls_refused", "Calls refused by admission control.", [("reason", "overload")], snapshot.refusedOverload)
-        counter("media_failures", "Calls ended by a media failure (ICE consent, fingerprint, RTP timeout, DTLS failure); a hang-up is not one.",
-                [], snapshot.mediaFailures)
+        // Every cause is exported from the start (at 0), so a first failure is an increase.
+        var failures = Dictionary(uniqueKeysWithValues: MediaFailureCause.allCauses.map { ($0.label, 0) })
+        failures.merge(snapshot.mediaFailures) { $1 }
+        for (cause, value) in failures.sorted(by: { $0.key < $1.key }) {
+            counter("media_failures", "Calls ended by a media failure, by cause (ICE consent, fingerprint, RTP timeout, DTLS failure...); a hang-up is not one.",
+                    [("cause", cause)], value)
+        }
         for (index, load) in snapshot.workerLoads.enumerated() {
             gauge("worker_load", "ratio", "CPU share of each media worker loop (0-1).", [("loop", String(index))], load)
         }

@@ -170,6 +170,8 @@ final class MediaCallTests: XCTestCase {
         }
         XCTAssertEqual(cdr["callee"] as? String, "2000")
         XCTAssertEqual(cdr["ended_by"] as? String, "media")
+        XCTAssertEqual(cdr["end_reason"] as? String, "DTLS closed by the peer")
+        XCTAssertEqual(cdr["end_cause"] as? String, "dtls_closed_by_peer")
         XCTAssertGreaterThan(cdr["talk_seconds"] as? Double ?? 0, 3)
         let legs = try XCTUnwrap(cdr["legs"] as? [[String: Any]])
         XCTAssertEqual(legs.count, 2)
@@ -243,6 +245,7 @@ final class MediaCallTests: XCTestCase {
         XCTAssertTrue(reason.hasPrefix("SIP;cause=500;text="), reason)
         XCTAssertTrue(reason.contains("does not match a=fingerprint"), reason)
         XCTAssertEqual(try daemon.status().media?["media_failures"], 1)
+        try checkFailureCounted("dtls_fingerprint_mismatch")
     }
 
     func testABrowserThatStopsSendingConsentChecksIsHungUpWithin35Seconds() async throws {
@@ -252,6 +255,22 @@ final class MediaCallTests: XCTestCase {
         let elapsed = Date().timeIntervalSince(started)
         XCTAssertGreaterThan(elapsed, 30, "consent lasts 30 s after the last check")
         XCTAssertLessThan(elapsed, 40)
+        try checkFailureCounted("ice_consent_expired")
+    }
+
+    /// The one failure is counted under its cause, every other cause is exported at 0, and the
+    /// "media failed" and "call ended" log lines name it.
+    private func checkFailureCounted(_ cause: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let failures = try scrapeMetrics().filter { $0.key.hasPrefix("tandem_media_failures_total{") }
+        XCTAssertEqual(failures["tandem_media_failures_total{cause=\(cause)}"], 1, "\(failures)", file: file, line: line)
+        XCTAssertEqual(failures.values.reduce(0, +), 1, "\(failures)", file: file, line: line)
+        XCTAssertGreaterThan(failures.count, 5, "every cause is exported", file: file, line: line)
+        func logged(_ message: String) -> Bool {
+            daemon.stderr.split(separator: "\n").contains { $0.contains(message) && $0.contains(" cause=\(cause)") && $0.contains(" call=") }
+        }
+        for _ in 0..<50 where !logged("call ended") { Thread.sleep(forTimeInterval: 0.1) }  // after the call's last figures
+        XCTAssertTrue(logged("media failed"), daemon.stderr.suffix(3000).description, file: file, line: line)
+        XCTAssertTrue(logged("call ended"), daemon.stderr.suffix(3000).description, file: file, line: line)
     }
 
     func testATrunkCallsABrowserThatAnswersAndTheToneComesBack() async throws {

@@ -209,6 +209,7 @@ final class OperatorVisibilityTests: XCTestCase {
         XCTAssertEqual(ended["result"], "answered")
         XCTAssertEqual(ended["status"], "200")
         XCTAssertEqual(ended["trunk"], "pbx")
+        XCTAssertNil(ended["cause"], "a hang-up has no media failure cause")
         XCTAssertGreaterThan(Double(ended["talk_seconds"] ?? "") ?? 0, 1.5)
         XCTAssertGreaterThanOrEqual(Double(ended["duration_seconds"] ?? "") ?? 0, Double(ended["talk_seconds"] ?? "") ?? 0)
         XCTAssertEqual(logLines("call ended", level: "info").count, 1, "refused attempts are not calls that ended")
@@ -224,6 +225,7 @@ final class OperatorVisibilityTests: XCTestCase {
         XCTAssertEqual(cdrs[3]["trunk"] as? String, "pbx")
         XCTAssertEqual(cdrs[3]["route"] as? String, "extensions")
         XCTAssertEqual(cdrs[3]["ended_by"] as? String, "web")
+        XCTAssertTrue(cdrs.allSatisfy { $0["end_cause"] == nil }, "only media failures have a cause: \(cdrs)")
         XCTAssertEqual(cdrs[2]["callee"] as? String, "7777")
 
         // The metrics, exactly.
@@ -231,7 +233,8 @@ final class OperatorVisibilityTests: XCTestCase {
         let expected: [String: Double] = [
             "tandem_calls_total{result=403,trunk=}": 2, "tandem_calls_total{result=404,trunk=}": 1,
             "tandem_calls_total{result=503,trunk=}": 1, "tandem_calls_total{result=answered,trunk=pbx}": 1,
-            "tandem_media_failures_total{}": 0, "tandem_calls_active{}": 0, "tandem_trunk_calls_active{trunk=pbx}": 0,
+            "tandem_media_failures_total{cause=ice_consent_expired}": 0,
+            "tandem_media_failures_total{cause=dtls_fingerprint_mismatch}": 0, "tandem_media_failures_total{cause=rtp_timeout}": 0, "tandem_calls_active{}": 0, "tandem_trunk_calls_active{trunk=pbx}": 0,
             "tandem_sip_responses_total{code=401,direction=sent}": 4, "tandem_sip_responses_total{code=403,direction=sent}": 2,
             "tandem_sip_responses_total{code=404,direction=sent}": 1, "tandem_sip_responses_total{code=503,direction=sent}": 1,
             "tandem_sip_responses_total{code=200,direction=sent}": 2,  // the answer and the browser's BYE

@@ -2,6 +2,7 @@
 // connection 9 ("ws-9"), a trunk at "trunk", the media stand-in between them.
 
 import Gateway
+import MediaEngine
 import NIOCore
 import SIP
 import TandemConfig
@@ -384,13 +385,42 @@ final class CallFlowTests: XCTestCase {
     func testAMediaFailureEndsTheCallWithAReason() throws {
         let (toTrunk, _) = try answeredBrowserCall()
         let callID = media.calls.first!
-        let ended = sent(core.endCall(callID, mediaFailure: "ICE consent expired", now: now))
+        _ = core.takeEndedCalls()
+        let ended = sent(core.endCall(callID, mediaFailure: .iceConsentExpired, now: now))
         let byes = requests(ended, to: "trunk") + requests(ended, to: "ws-9")
         XCTAssertEqual(byes.map(\.method), [.bye, .bye])
         XCTAssertEqual(byes.map { $0.headers["Reason"] }, Array(repeating: "SIP;cause=500;text=\"ICE consent expired\"", count: 2))
         XCTAssertEqual(try byes[0].headers.callID(), try toTrunk.headers.callID())
         XCTAssertEqual(core.activeCalls, 0)
         XCTAssertEqual(media.events.last, "release")
+        // The record says who ended it, the text and the cause's label.
+        let record = try XCTUnwrap(core.takeEndedCalls().first)
+        XCTAssertEqual(record.endedBy, "media")
+        XCTAssertEqual(record.endReason, "ICE consent expired")
+        XCTAssertEqual(record.endCause, "ice_consent_expired")
+    }
+
+    func testAMediaFailureWithDetailPutsTheDetailInTheReasonTextAndNotInTheCause() throws {
+        _ = try answeredBrowserCall()
+        let callID = media.calls.first!
+        _ = core.takeEndedCalls()
+        let cause = MediaFailureCause.dtlsFingerprintMismatch.withDetail("the certificate's sha-256 \"AB:CD\" does not match a=fingerprint")
+        let byes = requests(sent(core.endCall(callID, mediaFailure: cause, now: now)), to: "trunk")
+        XCTAssertEqual(byes.first?.headers["Reason"],
+                       #"SIP;cause=500;text="DTLS fingerprintMismatch: the certificate's sha-256 \"AB:CD\" does not match a=fingerprint""#)
+        let record = try XCTUnwrap(core.takeEndedCalls().first)
+        XCTAssertEqual(record.endCause, "dtls_fingerprint_mismatch")
+        XCTAssertEqual(record.endReason, cause.text)
+    }
+
+    func testACallEndedOtherwiseHasNoCause() throws {
+        _ = try answeredBrowserCall()
+        let callID = media.calls.first!
+        _ = core.takeEndedCalls()
+        _ = core.hangUp(callID, now: now)
+        let record = try XCTUnwrap(core.takeEndedCalls().first)
+        XCTAssertEqual(record.endedBy, "operator")
+        XCTAssertNil(record.endCause)
     }
 
     func testTheBrowsersConnectionClosingEndsTheCallAndItsBYEWaitsForTheReconnection() throws {

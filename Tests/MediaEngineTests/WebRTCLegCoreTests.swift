@@ -140,7 +140,7 @@ final class WebRTCLegCoreTests: XCTestCase {
         XCTAssertFalse(leg.isConnected, "nothing more is sent to a closed peer")
         XCTAssertEqual(leg.nextDeadline, now + WebRTCLegCore.closeGrace)
         XCTAssertTrue(leg.timeout(now: now + .milliseconds(1900)).events.isEmpty)
-        XCTAssertEqual(leg.timeout(now: now + WebRTCLegCore.closeGrace).events, [.failed("DTLS closed by the peer")])
+        XCTAssertEqual(leg.timeout(now: now + WebRTCLegCore.closeGrace).events, [.failed(.dtlsClosedByPeer)])
         XCTAssertNil(leg.nextDeadline)
     }
 
@@ -173,8 +173,11 @@ final class WebRTCLegCoreTests: XCTestCase {
                                     expectedRemoteFingerprint: tandemCertificate.fingerprint(.sha256))
         let events = handshake(leg, peer: peer).events
         XCTAssertEqual(events.count, 1)
-        guard case .failed(let reason) = events.first else { return XCTFail("\(events)") }
-        XCTAssertTrue(reason.contains("fingerprint"), reason)
+        guard case .failed(let cause) = events.first else { return XCTFail("\(events)") }
+        XCTAssertEqual(cause, .dtlsFingerprintMismatch)
+        XCTAssertEqual(cause.label, "dtls_fingerprint_mismatch")
+        XCTAssertTrue(cause.text.hasPrefix("DTLS fingerprintMismatch: "), cause.text)
+        XCTAssertTrue(cause.text.contains("does not match a=fingerprint"), cause.text)
         XCTAssertFalse(leg.isConnected)
     }
 
@@ -186,6 +189,6 @@ final class WebRTCLegCoreTests: XCTestCase {
         now = start + .seconds(20)
         _ = leg.receive(check(), from: peerAddress, now: now)  // consent refreshed at 20 s
         XCTAssertEqual(leg.timeout(now: start + .seconds(49)).events, [])
-        XCTAssertEqual(leg.timeout(now: start + .seconds(50)).events, [.failed("ICE consent expired")])
+        XCTAssertEqual(leg.timeout(now: start + .seconds(50)).events, [.failed(.iceConsentExpired)])
     }
 }
