@@ -91,6 +91,13 @@ let package = Package(
             dependencies: [
                 "TandemConfig", nioCore, nioPosix, logging,
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            // The demo phone's files, compiled in as byte arrays (PackageResources): an installed
+            // binary serves them with no resource bundle beside it.
+            resources: [
+                .embedInCode("DemoPhone/index.html"),
+                .embedInCode("DemoPhone/phone.css"),
+                .embedInCode("DemoPhone/phone.js"),
             ]),
         .executableTarget(
             name: "tandemd",

@@ -1,8 +1,9 @@
 // SIP over WebSocket (RFC 7118) on the `ws` and `wss` listeners: the HTTP/1.1 server pipeline,
 // the upgrade that requires the `sip` subprotocol (RFC 7118 §4, RFC 6455 §4.2.2), the frame handler
 // that makes each text or binary message one SIP message (RFC 7118 §5) and follows RFC 6455 §5.4
-// (fragments reassembled up to the message size limit), §5.5 (ping, pong, close) and §5.1 (client
-// frames must be masked), and the responder for plain HTTP requests on the same port.
+// (fragments reassembled up to the message size limit, by NIOWebSocketFrameAggregator), §5.5
+// (ping, pong, close) and §5.1/§5.2 (client frames masked, no extension bits), and the responder
+// for plain HTTP requests on the same port.
 
 import Logging
 import NIOCore
@@ -15,6 +16,9 @@ public typealias SIPHTTPResponder = @Sendable (HTTPRequestHead) -> (HTTPResponse
 
 enum SIPWebSocketPipeline {
     static let responderName = "sip-http-responder"
+    /// The most frames one message may come in. RFC 6455 sets no floor on a fragment's size, so
+    /// this bounds the frames held while a message is joined; browsers send each message whole.
+    static let maximumFragments = 128
 
     /// Adds the HTTP server, the upgrader and the plain-request responder to a new connection.
     static func configure(
@@ -28,7 +32,15 @@ enum SIPWebSocketPipeline {
             },
             upgradePipelineHandler: { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(SIPWebSocketHandler(state: state, transport: transport))
+                    // Frames are checked one by one before fragments are joined: a joined message
+                    // keeps neither the mask nor the reserved bits of its parts.
+                    try channel.pipeline.syncOperations.addHandlers([
+                        SIPWebSocketFrameChecker(),
+                        NIOWebSocketFrameAggregator(
+                            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: maximumFragments,
+                            maxAccumulatedFrameSize: state.maximumMessageSize),
+                        SIPWebSocketHandler(state: state, transport: transport),
+                    ])
                 }
             })
         let pipeline = channel.pipeline.syncOperations
@@ -107,15 +119,37 @@ final class SIPHTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 }
 
-/// An upgraded SIP WebSocket: data messages in as SIP messages, `ByteBuffer`s out as frames
-/// (text when the bytes are UTF-8, binary otherwise, RFC 7118 §5.3).
+/// Why a frame was refused before it reached the message handler.
+struct SIPWebSocketFrameError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Each frame as it comes off the wire: client frames must be masked (RFC 6455 §5.1) and, with
+/// no extension negotiated, have RSV1-3 clear (§5.2). A refused frame goes no further and becomes
+/// an error, which SIPWebSocketHandler answers with close code 1002.
+final class SIPWebSocketFrameChecker: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = WebSocketFrame
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard frame.maskKey != nil, !frame.rsv1, !frame.rsv2, !frame.rsv3 else {
+            context.fireErrorCaught(SIPWebSocketFrameError(description: "unmasked frame or unnegotiated extension bits"))
+            return
+        }
+        context.fireChannelRead(data)
+    }
+}
+
+/// An upgraded SIP WebSocket: whole data messages (NIOWebSocketFrameAggregator joins fragments)
+/// in as SIP messages, `ByteBuffer`s out as frames (text when the bytes are UTF-8, binary
+/// otherwise, RFC 7118 §5.3).
 final class SIPWebSocketHandler: ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = WebSocketFrame
 
     private var tracker: SIPConnectionTracker
-    private var fragments: ByteBuffer?
     private var closeSent = false
 
     init(state: SIPTransportState, transport: SIPTransportKind) {
@@ -138,35 +172,10 @@ final class SIPWebSocketHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        guard frame.maskKey != nil, !frame.rsv1, !frame.rsv2, !frame.rsv3 else {
-            return fail(context: context, code: .protocolError, reason: "unmasked frame or unnegotiated extension bits")
-        }
         switch frame.opcode {
         case .text, .binary:
-            guard fragments == nil else {
-                return fail(context: context, code: .protocolError, reason: "new message inside a fragmented one")
-            }
-            if frame.fin {
-                deliver(frame.unmaskedData, context: context)
-            } else {
-                fragments = frame.unmaskedData
-            }
-        case .continuation:
-            guard var buffer = fragments else {
-                return fail(context: context, code: .protocolError, reason: "continuation without a message")
-            }
-            var part = frame.unmaskedData
-            guard buffer.readableBytes + part.readableBytes <= tracker.state.maximumMessageSize else {
-                fragments = nil
-                return fail(context: context, code: .messageTooLarge, reason: "fragmented message too large")
-            }
-            buffer.writeBuffer(&part)
-            if frame.fin {
-                fragments = nil
-                deliver(buffer, context: context)
-            } else {
-                fragments = buffer
-            }
+            // Whole: the aggregator passes on no fragment and no continuation.
+            deliver(frame.unmaskedData, context: context)
         case .ping:
             guard !closeSent else { return }
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
@@ -227,6 +236,18 @@ final class SIPWebSocketHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? NIOWebSocketFrameAggregator.Error {
+            // Too much to hold is 1009; fragments out of order (a continuation without a message,
+            // a new message inside a fragmented one) are 1002 (RFC 6455 §7.4.1).
+            let (code, reason): (WebSocketErrorCode, String) =
+                error == .accumulatedFrameSizeIsTooLarge ? (.messageTooLarge, "fragmented message too large")
+                : error == .tooManyFragments ? (.messageTooLarge, "fragmented message in too many frames")
+                : (.protocolError, "fragments out of order (\(error))")
+            return fail(context: context, code: code, reason: reason)
+        }
+        if let error = error as? SIPWebSocketFrameError {
+            return fail(context: context, code: .protocolError, reason: error.description)
+        }
         var metadata = tracker.metadata
         metadata["error"] = "\(error)"
         tracker.state.logger.debug("SIP WebSocket error", metadata: metadata)

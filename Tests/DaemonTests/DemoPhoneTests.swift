@@ -28,6 +28,12 @@ final class DemoPhoneTests: XCTestCase {
         return daemon
     }
 
+    /// A file of the phone as checked in (Sources/Control/DemoPhone/).
+    private func demoPhoneFile(_ name: String) throws -> [UInt8] {
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return Array(try Data(contentsOf: sources.appendingPathComponent("Sources/Control/DemoPhone/\(name)")))
+    }
+
     func testThePhoneIsServedOnlyWhenTurnedOn() throws {
         let off = try started(demoPhone: false)
         let offPort = try XCTUnwrap(try off.status().http?.port)
@@ -49,7 +55,12 @@ final class DemoPhoneTests: XCTestCase {
         // The "Test call" button dials the echo test endpoint.
         XCTAssertTrue(page.body.contains("<button id=\"testcall\" disabled"), page.body)
         XCTAssertTrue(script.body.contains("$(\"testcall\").onclick = guard(() => call(\"echo\"));"), "no test call handler")
-        XCTAssertEqual(try httpGet(port: port, path: "/phone/phone.css").statusLine, "HTTP/1.1 200 OK")
+        let style = try httpGet(port: port, path: "/phone/phone.css")
+        XCTAssertEqual(style.statusLine, "HTTP/1.1 200 OK")
+        // What is served is the files' bytes, unchanged.
+        XCTAssertEqual(Array(page.body.utf8), try demoPhoneFile("index.html"))
+        XCTAssertEqual(Array(script.body.utf8), try demoPhoneFile("phone.js"))
+        XCTAssertEqual(Array(style.body.utf8), try demoPhoneFile("phone.css"))
         XCTAssertEqual(try httpGet(port: port, path: "/phone/config.json").body, "{\"sockets\":[{\"scheme\":\"ws\",\"port\":\(wsPort)}]}\n")
         XCTAssertEqual(try httpGet(port: port, path: "/phone").statusLine, "HTTP/1.1 301 Moved Permanently")
         XCTAssertEqual(try httpGet(port: port, path: "/phone/../../etc/passwd").statusLine, "HTTP/1.1 404 Not Found")

@@ -1,7 +1,10 @@
-// The demo web phone's files, compiled into the binary so an installed tandemd serves them with
-// no resource bundle beside it. The page, its style and its script are plain files without a
-// build step, each kept readable in its own Swift file as a raw string literal:
-// DemoPhonePage.swift (index.html, phone.css) and DemoPhoneScript.swift (phone.js).
+// The demo web phone's files: index.html, phone.css and phone.js beside this file, plain HTML,
+// CSS and JavaScript with no build step. They are compiled into the binary as byte arrays
+// (SwiftPM's `.embedInCode` resource rule, `PackageResources`), so an installed tandemd serves
+// them with no resource bundle beside it. phone.js is a small SIP user agent over WebSocket
+// (RFC 7118, sub-protocol "sip") with digest authentication (MD5 written there, SHA-256 through
+// WebCrypto), one call at a time on an RTCPeerConnection with ICE gathered before the offer or
+// answer is sent (no trickle), and `window.tandemPhone` for scripts and tests.
 
 /// What the page needs to know from the running daemon: where browsers register.
 public struct DemoPhoneSettings: Sendable, Equatable {
@@ -28,6 +31,11 @@ public struct DemoPhoneSettings: Sendable, Equatable {
 }
 
 enum DemoPhoneFiles {
+    // Decoded once; the files are UTF-8, so the served bytes are the files' bytes.
+    static let html = String(decoding: PackageResources.index_html, as: UTF8.self)
+    static let css = String(decoding: PackageResources.phone_css, as: UTF8.self)
+    static let script = String(decoding: PackageResources.phone_js, as: UTF8.self)
+
     struct File {
         var body: String
         var contentType: String
@@ -36,9 +44,9 @@ enum DemoPhoneFiles {
     /// The file at `name` (the path below `/phone/`), or nil for anything else.
     static func file(at name: String, settings: DemoPhoneSettings) -> File? {
         switch name {
-        case "", "index.html": return File(body: DemoPhonePage.html, contentType: "text/html; charset=utf-8")
-        case "phone.css": return File(body: DemoPhonePage.css, contentType: "text/css; charset=utf-8")
-        case "phone.js": return File(body: DemoPhoneScript.source, contentType: "text/javascript; charset=utf-8")
+        case "", "index.html": return File(body: html, contentType: "text/html; charset=utf-8")
+        case "phone.css": return File(body: css, contentType: "text/css; charset=utf-8")
+        case "phone.js": return File(body: script, contentType: "text/javascript; charset=utf-8")
         case "config.json": return File(body: settings.json, contentType: "application/json")
         default: return nil
         }

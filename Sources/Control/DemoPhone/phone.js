@@ -1,10 +1,3 @@
-// The demo web phone's script (served as /phone/phone.js): a small SIP user agent over WebSocket
-// (RFC 7118, sub-protocol "sip") with digest authentication (MD5 written here, SHA-256 through
-// WebCrypto), one call at a time on an RTCPeerConnection with ICE gathered before the offer or
-// answer is sent (no trickle), and `window.tandemPhone` for scripts and tests.
-
-enum DemoPhoneScript {
-    static let source = #"""
 "use strict";
 (function () {
   const $ = id => document.getElementById(id);
@@ -952,6 +945,3 @@ enum DemoPhoneScript {
     md5: md5,
   };
 })();
-
-"""#
-}
