@@ -30,7 +30,8 @@ final class OperatorVisibilityTests: XCTestCase {
     }
 
     override func tearDown() async throws {
-        for process in processes where process.isRunning { process.terminate() }
+        // sipp waits for its calls to end on SIGTERM; a looping scenario never ends.
+        for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
         daemon?.send(SIGTERM)
         _ = daemon?.waitForExit(timeout: 10)
         try? await group?.shutdownGracefully()
