@@ -234,8 +234,8 @@ final class OperatorVisibilityTests: XCTestCase {
         let expected: [String: Double] = [
             "tandem_calls_total{result=403,trunk=}": 2, "tandem_calls_total{result=404,trunk=}": 1,
             "tandem_calls_total{result=503,trunk=}": 1, "tandem_calls_total{result=answered,trunk=pbx}": 1,
-            "tandem_media_failures_total{cause=ice_consent_expired}": 0,
-            "tandem_media_failures_total{cause=dtls_fingerprint_mismatch}": 0, "tandem_media_failures_total{cause=rtp_timeout}": 0, "tandem_calls_active{}": 0, "tandem_trunk_calls_active{trunk=pbx}": 0,
+            "tandem_media_failures_total{cause=dtls_closed_by_peer}": 0,  // aiortc closed DTLS after its BYE: a hang-up
+            "tandem_calls_active{}": 0, "tandem_trunk_calls_active{trunk=pbx}": 0,
             "tandem_sip_responses_total{code=401,direction=sent}": 4, "tandem_sip_responses_total{code=403,direction=sent}": 2,
             "tandem_sip_responses_total{code=404,direction=sent}": 1, "tandem_sip_responses_total{code=503,direction=sent}": 1,
             "tandem_sip_responses_total{code=200,direction=sent}": 2,  // the answer and the browser's BYE
@@ -249,6 +249,9 @@ final class OperatorVisibilityTests: XCTestCase {
         for (series, value) in expected.sorted(by: { $0.key < $1.key }) {
             XCTAssertEqual(metrics[series], value, series)
         }
+        let failures = metrics.filter { $0.key.hasPrefix("tandem_media_failures_total{") }
+        XCTAssertEqual(failures.count, 11, "every cause exported: \(failures)")
+        XCTAssertEqual(failures.values.reduce(0, +), 0, "no media failure at all: \(failures)")
         XCTAssertGreaterThan(metrics["tandem_call_duration_seconds_sum{trunk=pbx}"] ?? 0, 1.5)
         XCTAssertGreaterThan(metrics["tandem_call_mos_sum{leg=web,trunk=pbx}"] ?? 0, 4, "a clean loopback call")
         XCTAssertEqual(metrics.filter { $0.key.hasPrefix("tandem_build_info{version=") }.values.first, 1)
