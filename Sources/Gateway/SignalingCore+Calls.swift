@@ -80,7 +80,7 @@ extension SignalingCore {
         var endpoint: LocalEndpoint
         var bReliable: Bool
         var routeName: String?
-        var effects0: [SignalingEffect<Destination>] = []
+        var routingLog: [SignalingEffect<Destination>] = []
         if side == .web {
             guard let route = routing.route(number) else { return refuse(404, "Not Found (no route)") }
             // The first trunk of the rule's list that can take the call now; a trunk known to be
@@ -107,14 +107,12 @@ extension SignalingCore {
             let trunk = chosen.trunk
             routeName = route.rule
             if !passedOver.isEmpty {
-                effects0.append(.log(OperatorLog(.notice, "trunk failover", [
+                routingLog.append(.log(OperatorLog(.notice, "trunk failover", [
                     "trunk": trunk.name, "passed_over": passedOver.joined(separator: ", "), "route": route.rule, "callee": number,
                 ])))
             }
-            let resolved = chosen.destination
-            let local = chosen.local
-            destination = resolved
-            endpoint = local
+            destination = chosen.destination
+            endpoint = chosen.local
             bReliable = trunk.transport.isStream
             requestURI = SIPURI(user: route.number, host: trunk.address, port: trunk.port)
             if trunk.transport != .udp { requestURI.parameters.set("transport", trunk.transport.rawValue) }
@@ -189,7 +187,7 @@ extension SignalingCore {
         calls[callID] = call
         callByServerTransaction[id] = callID
         callByClientTransaction[bTransaction] = callID
-        return effects0 + [callStarted(call, destination: requestURI)] + handle(events, now: now)
+        return routingLog + [callStarted(call, destination: requestURI)] + handle(events, now: now)
     }
 
     // MARK: Responses on the outgoing leg

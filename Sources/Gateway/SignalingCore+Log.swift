@@ -87,15 +87,8 @@ extension SignalingCore {
 
     func callAnswered(_ call: B2BCall<Destination>, now: NIODeadline) -> SignalingEffect<Destination> {
         var fields = ["call": call.id, "caller": call.caller, "callee": call.callee,
-                      "ring_seconds": String(format3(Double((now - call.startedAt).nanoseconds) / 1e9))]
+                      "ring_seconds": String((Double((now - call.startedAt).nanoseconds) / 1e6).rounded() / 1000)]
         if let trunk = call.trunk { fields["trunk"] = trunk }
         return .log(OperatorLog(.info, "call answered", fields))
     }
-}
-
-/// Seconds with three decimals, as the logs and CDRs give durations.
-func format3(_ value: Double) -> String {
-    let millis = Int((value * 1000).rounded())
-    let fraction = String(abs(millis) % 1000)
-    return "\(millis / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
 }

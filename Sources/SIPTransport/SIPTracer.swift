@@ -3,7 +3,7 @@
 // to a capture server (Homer, sngrep). The tracer is the one owner of the trace's settings (on
 // or off, the filter, the outputs) and counters.
 //
-// Cost: with the trace off, the transport layer pays one locked read of an optional per message.
+// Cost: with the trace off, the transport layer pays one atomic load per message.
 // With it on, the transport layer stamps the time and queues the bytes (a ByteBuffer reference,
 // no copy); one consumer task does the filtering, the log line, the HEP encoding and the send,
 // away from the event loops that carry calls. The queue is bounded and HEP sends are never
@@ -20,6 +20,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SIP
+import Synchronization
 
 /// One message as the trace saw it.
 public struct SIPTraceRecord: Sendable {
@@ -95,7 +96,8 @@ public final class SIPTracer: Sendable {
     /// How many captured messages may wait for the consumer.
     public static let queueLimit = 4096
 
-    private let gate = NIOLockedValueBox<AsyncStream<SIPTraceRecord>.Continuation?>(nil)
+    /// Whether messages are captured: the one check the transport layer pays when off.
+    private let capturing = Atomic<Bool>(false)
     private let continuation: AsyncStream<SIPTraceRecord>.Continuation
     private let shared = NIOLockedValueBox<(settings: Settings, counters: Counters)>((Settings(), Counters()))
     private let consumer = NIOLockedValueBox<Task<Void, Never>?>(nil)
@@ -117,26 +119,25 @@ public final class SIPTracer: Sendable {
     /// Replaces the settings; takes effect for the next message captured.
     public func apply(_ settings: Settings) {
         shared.withLockedValue { $0.settings = settings }
-        let continuation = self.continuation
-        gate.withLockedValue { $0 = settings.enabled ? continuation : nil }
+        capturing.store(settings.enabled, ordering: .releasing)
     }
 
     /// Called by the transport layer for each message; does nothing more than one check when off.
     func capture(_ direction: SIPTraceRecord.Direction, _ transport: SIPTransportKind, local: SocketAddress?, remote: SocketAddress?,
                  bytes: ByteBuffer) {
-        guard let sink = gate.withLockedValue({ $0 }) else { return }
+        guard capturing.load(ordering: .acquiring) else { return }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let record = SIPTraceRecord(direction: direction, transport: transport, local: local, remote: remote, bytes: bytes,
                                     seconds: Int(now.tv_sec), microseconds: Int(now.tv_nsec / 1000))
-        if case .dropped = sink.yield(record) {
+        if case .dropped = continuation.yield(record) {
             shared.withLockedValue { $0.counters.queueDropped += 1 }
         }
     }
 
     /// Stops the consumer after the queued messages and closes the HEP socket.
     public func close() async {
-        gate.withLockedValue { $0 = nil }
+        capturing.store(false, ordering: .releasing)
         continuation.finish()
         await consumer.withLockedValue { $0 }?.value
     }

@@ -89,33 +89,29 @@ final class MappingReader {
     }
 
     func int(_ key: String, in range: ClosedRange<Int>, default fallback: Int) -> Int {
-        guard let value = node(key) else { return fallback }
-        guard let scalar = value.scalar, let number = Int(scalar.string.replacingUnderscores()) else {
-            error(key, "expected an integer, found \(MappingReader.describe(value))")
-            return fallback
-        }
-        guard range.contains(number) else {
-            error(key, "\(number) is out of range (\(range.lowerBound)...\(range.upperBound))")
-            return fallback
-        }
-        return number
+        ranged(key, in: range, default: fallback, expected: "an integer", parse: { Int($0) }, show: { String($0) })
     }
 
     /// A number, integer or decimal.
     func number(_ key: String, in range: ClosedRange<Double>, default fallback: Double) -> Double {
+        ranged(key, in: range, default: fallback, expected: "a number", parse: { Double($0).flatMap { $0.isFinite ? $0 : nil } },
+               show: { $0 == $0.rounded() && abs($0) < 1e15 ? String(Int($0)) : String($0) })
+    }
+
+    /// A scalar parsed by `parse` (underscores allowed as separators) and checked against `range`.
+    private func ranged<T: Comparable>(_ key: String, in range: ClosedRange<T>, default fallback: T, expected: String,
+                                       parse: (String) -> T?, show: (T) -> String) -> T {
         guard let value = node(key) else { return fallback }
-        guard let scalar = value.scalar, let number = Double(scalar.string.replacingUnderscores()), number.isFinite else {
-            error(key, "expected a number, found \(MappingReader.describe(value))")
+        guard let scalar = value.scalar, let number = parse(scalar.string.replacingUnderscores()) else {
+            error(key, "expected \(expected), found \(MappingReader.describe(value))")
             return fallback
         }
         guard range.contains(number) else {
-            error(key, "\(scalar.string) is out of range (\(MappingReader.plain(range.lowerBound))...\(MappingReader.plain(range.upperBound)))")
+            error(key, "\(show(number)) is out of range (\(show(range.lowerBound))...\(show(range.upperBound)))")
             return fallback
         }
         return number
     }
-
-    static func plain(_ value: Double) -> String { value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value) }
 
     func bool(_ key: String, default fallback: Bool) -> Bool {
         guard let value = node(key) else { return fallback }

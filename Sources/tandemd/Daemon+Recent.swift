@@ -4,8 +4,6 @@
 
 import Control
 import Foundation
-import Gateway
-import NIOCore
 
 /// The newest `capacity` ended calls. Owned by the daemon actor.
 struct RecentCallRing: Sendable {
@@ -36,25 +34,20 @@ struct RecentCallRing: Sendable {
 }
 
 extension Daemon {
-    /// Called for every ended call where its CDR is written.
-    func rememberRecent(_ record: CallRecord, media: MediaCallInfo?) {
-        recentCallRing.append(Self.recent(record, media: media, date: { Self.date(of: $0) }))
+    /// Called for every ended call where its CDR is made; the entry is the CDR's own figures.
+    func rememberRecent(_ cdr: CallDetailRecord) {
+        recentCallRing.append(Self.recent(cdr))
     }
 
     func recentCalls(limit: Int) async -> [RecentCall] {
         recentCallRing.newest(limit)
     }
 
-    static func recent(_ record: CallRecord, media: MediaCallInfo?, date: (NIODeadline) -> Date) -> RecentCall {
-        let start = date(record.startedAt)
-        let end = record.endedAt.map(date) ?? Date()
-        let answer = record.answeredAt.map(date)
-        let reason = record.endReason ?? ""
-        return RecentCall(
-            id: record.id, from: record.from.rawValue, caller: record.caller, callee: record.callee, trunk: record.trunk,
-            startedAt: start, endedAt: end, durationSeconds: (end.timeIntervalSince(start) * 1000).rounded() / 1000,
-            talkSeconds: answer.map { (end.timeIntervalSince($0) * 1000).rounded() / 1000 } ?? 0,
-            result: record.result, sipStatus: answer != nil ? nil : record.status, endedBy: record.endedBy ?? "tandem", endReason: reason,
-            media: media?.mode)
+    static func recent(_ cdr: CallDetailRecord) -> RecentCall {
+        RecentCall(
+            id: cdr.callId, from: cdr.from, caller: cdr.caller, callee: cdr.callee, trunk: cdr.trunk,
+            startedAt: cdr.start, endedAt: cdr.end, durationSeconds: cdr.durationSeconds, talkSeconds: cdr.talkSeconds,
+            result: cdr.result, sipStatus: cdr.answer != nil ? nil : cdr.sipStatus, endedBy: cdr.endedBy, endReason: cdr.endReason,
+            media: cdr.media)
     }
 }

@@ -287,8 +287,8 @@ extension Daemon {
                 endedMedia.add(status)
                 if let handshake = status.web.dtlsHandshakeMilliseconds { metrics.recordHandshake(milliseconds: handshake) }
             }
-            rememberRecent(record, media: info)
             let cdr = CDRWriter.record(record, media: info, legs: legs, node: configuration.node, date: { Self.date(of: $0) })
+            rememberRecent(cdr)
             if !record.refused {
                 metrics.recordEnded(EndedCallFigures(
                     trunk: record.trunk ?? "", talkSeconds: record.answeredAt != nil ? cdr.talkSeconds : nil,

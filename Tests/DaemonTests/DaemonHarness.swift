@@ -179,6 +179,56 @@ final class DaemonUnderTest {
         """
     }
 
+    /// Copies the shipped `config/` to `directory/config`, adds a profile `name` routing 3xxx to
+    /// sipp as the trunk `pbx` at `trunkPort`, and returns the copy's path and user 1001's
+    /// password from the shipped web.yaml: the start of every test of the shipped configuration.
+    static func shippedConfiguration(in directory: String, trunkPort: Int, profile name: String, by test: String) throws
+        -> (config: String, password: String) {
+        let config = directory + "/config"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Binaries.packageRoot.appendingPathComponent("config").path, toPath: config)
+        try """
+            # Added by \(test): sipp as the trunk `pbx`, and 3xxx routed to it.
+            trunks:
+              - {name: pbx, address: 127.0.0.1, port: \(trunkPort), transport: udp, allowed_sources: [127.0.0.1/32],
+                 codec_profile: g711, dtmf: rfc4733, options_interval: 0}
+            dial_plan:
+              - {name: \(name), match: '^(3\\d{3})$', trunk: pbx}
+
+            """.write(toFile: config + "/profiles/zz-\(name).yaml", atomically: true, encoding: .utf8)
+        let web = try String(contentsOfFile: config + "/profiles/web.yaml", encoding: .utf8)
+        guard let password = web.range(of: #"username: "1001"\n\s+password: (\S+)"#, options: .regularExpression)
+            .map({ String(web[$0]).components(separatedBy: "password: ")[1] })
+        else { throw NSError(domain: "config", code: 1, userInfo: [NSLocalizedDescriptionKey: "no user 1001 in the shipped web.yaml"]) }
+        return (config, password)
+    }
+
+    /// Tandem's built-in test endpoints at `port` (RTP on `rtpPorts`) as the trunk `test`
+    /// (G.711), the dial-plan `rules` (YAML flow mappings) routing to it, and the web user 1001
+    /// with password pw-1001.
+    static func testEndpointsAndUser(port: Int, rtpPorts: ClosedRange<Int>, optionsInterval: Int = 0, rules: [String]) -> String {
+        """
+        test_endpoints: {address: 127.0.0.1, port: \(port), rtp_port_min: \(rtpPorts.lowerBound), rtp_port_max: \(rtpPorts.upperBound)}
+        trunks:
+          - {name: test, address: 127.0.0.1, port: \(port), transport: udp, codec_profile: g711, options_interval: \(optionsInterval)}
+        dial_plan:
+        \(rules.map { "  - " + $0 }.joined(separator: "\n"))
+        users:
+          - {username: "1001", password: pw-1001}
+
+        """
+    }
+
+    /// Starts tandemd, waits for READY=1, and returns the WebSocket listener's port.
+    func startReady(file: StaticString = #filePath, line: UInt = #line) throws -> Int {
+        try start()
+        XCTAssertNotNil(notify.waitFor("READY=1"), stderr, file: file, line: line)
+        guard let port = try status().listeners.first(where: { $0.transport == "ws" })?.port else {
+            throw NSError(domain: "tandemd", code: 1, userInfo: [NSLocalizedDescriptionKey: "no ws listener: \(stderr.suffix(2000))"])
+        }
+        return port
+    }
+
     func write(config: String) throws {
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
     }

@@ -76,9 +76,9 @@ final class LibraryMatrixTests: XCTestCase {
         }
 
         let directory = NSTemporaryDirectory() + "tandem-matrix-\(library.rawValue)-\(browser.rawValue)-\(UUID().uuidString.prefix(6))"
-        let config = directory + "/config"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Binaries.packageRoot.appendingPathComponent("config").path, toPath: config)
+        let trunkPort = 5070
+        let (config, password) = try DaemonUnderTest.shippedConfiguration(in: directory, trunkPort: trunkPort, profile: "matrix-pbx",
+                                                                         by: "LibraryMatrixTests")
 
         // The WSS listener: the shipped example, turned on, with a certificate for 127.0.0.1 from
         // a CA made here (Firefox trusts the CA in its profile; Chromium ignores certificate
@@ -126,20 +126,6 @@ final class LibraryMatrixTests: XCTestCase {
             main = main.replacingOccurrences(of: shippedMedia, with: "    - name: default\n      address: \(vethAddress)\n")
         }
         try main.write(toFile: config + "/tandem.yaml", atomically: true, encoding: .utf8)
-        let trunkPort = 5070
-        try """
-            # Added by LibraryMatrixTests: sipp as the trunk `pbx`, and 3xxx routed to it.
-            trunks:
-              - {name: pbx, address: 127.0.0.1, port: \(trunkPort), transport: udp, allowed_sources: [127.0.0.1/32],
-                 codec_profile: g711, dtmf: rfc4733, options_interval: 0}
-            dial_plan:
-              - {name: matrix-pbx, match: '^(3\\d{3})$', trunk: pbx}
-
-            """.write(toFile: config + "/profiles/zz-matrix-trunk.yaml", atomically: true, encoding: .utf8)
-        let web = try String(contentsOfFile: config + "/profiles/web.yaml", encoding: .utf8)
-        let password = try XCTUnwrap(web.range(of: #"username: "1001"\n\s+password: (\S+)"#, options: .regularExpression)
-            .map { String(web[$0]).components(separatedBy: "password: ")[1] }, "user 1001 in the shipped web.yaml")
-
         let daemon = try DaemonUnderTest(directory: directory, configPath: config + "/tandem.yaml")
         let setup = [
             "ip link set lo up", "ip link add v0 type veth peer name v1", "ip addr add \(vethAddress)/24 dev v0",

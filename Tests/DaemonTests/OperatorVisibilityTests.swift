@@ -39,9 +39,7 @@ final class OperatorVisibilityTests: XCTestCase {
 
     private func start(_ extraConfig: String) throws {
         daemon = try DaemonUnderTest(extraConfig: extraConfig + "cdr_file: cdr.jsonl\n")
-        try daemon.start()
-        XCTAssertNotNil(daemon.notify.waitFor("READY=1"), daemon.stderr)
-        wsPort = try XCTUnwrap(try daemon.status().listeners.first { $0.transport == "ws" }?.port)
+        wsPort = try daemon.startReady()
     }
 
     /// sipp on `port`: the built-in UAS echoing RTP, or a scenario of ours.

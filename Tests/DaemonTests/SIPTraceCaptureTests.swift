@@ -37,9 +37,8 @@ final class SIPTraceCaptureTests: XCTestCase {
         }
 
         let directory = NSTemporaryDirectory() + "tandem-trace-\(UUID().uuidString.prefix(6))"
-        let config = directory + "/config"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Binaries.packageRoot.appendingPathComponent("config").path, toPath: config)
+        let (config, password) = try DaemonUnderTest.shippedConfiguration(in: directory, trunkPort: Self.trunkPort, profile: "trace-pbx",
+                                                                         by: "SIPTraceCaptureTests")
         var main = try String(contentsOfFile: config + "/tandem.yaml", encoding: .utf8)
         main += """
 
@@ -51,19 +50,6 @@ final class SIPTraceCaptureTests: XCTestCase {
 
             """
         try main.write(toFile: config + "/tandem.yaml", atomically: true, encoding: .utf8)
-        try """
-            # Added by SIPTraceCaptureTests: sipp as the trunk `pbx`, and 3xxx routed to it.
-            trunks:
-              - {name: pbx, address: 127.0.0.1, port: \(Self.trunkPort), transport: udp, allowed_sources: [127.0.0.1/32],
-                 codec_profile: g711, dtmf: rfc4733, options_interval: 0}
-            dial_plan:
-              - {name: trace-pbx, match: '^(3\\d{3})$', trunk: pbx}
-
-            """.write(toFile: config + "/profiles/zz-trace-trunk.yaml", atomically: true, encoding: .utf8)
-        let web = try String(contentsOfFile: config + "/profiles/web.yaml", encoding: .utf8)
-        let password = try XCTUnwrap(web.range(of: #"username: "1001"\n\s+password: (\S+)"#, options: .regularExpression)
-            .map { String(web[$0]).components(separatedBy: "password: ")[1] }, "user 1001 in the shipped web.yaml")
-
         let daemon = try DaemonUnderTest(directory: directory, configPath: config + "/tandem.yaml")
         try daemon.start(arguments: ["--control-socket", daemon.controlSocket],
                          wrapper: ["/usr/bin/unshare", "-n", "/bin/sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])

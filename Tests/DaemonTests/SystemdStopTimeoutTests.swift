@@ -24,19 +24,9 @@ final class SystemdStopTimeoutTests: XCTestCase {
     func testADrainWithACallUpKeepsExtendingTheStopTimeout() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let endpointPort = LoopbackUDPSocket.freePort()
-        let daemon = try DaemonUnderTest(drainTimeout: "7s", extraConfig: """
-            test_endpoints: {address: 127.0.0.1, port: \(endpointPort), rtp_port_min: 23100, rtp_port_max: 23199}
-            trunks:
-              - {name: test, address: 127.0.0.1, port: \(endpointPort), transport: udp, codec_profile: g711, options_interval: 0}
-            dial_plan:
-              - {name: test-numbers, match: '^noanswer$', trunk: test}
-            users:
-              - {username: "1001", password: pw-1001}
-
-            """)
-        try daemon.start()
-        XCTAssertNotNil(daemon.notify.waitFor("READY=1"), daemon.stderr)
-        let wsPort = try XCTUnwrap(try daemon.status().listeners.first { $0.transport == "ws" }?.port)
+        let daemon = try DaemonUnderTest(drainTimeout: "7s", extraConfig: DaemonUnderTest.testEndpointsAndUser(
+            port: endpointPort, rtpPorts: 23100...23199, rules: ["{name: test-numbers, match: '^noanswer$', trunk: test}"]))
+        let wsPort = try daemon.startReady()
 
         // noanswer rings until the caller gives up: the call is up for the whole drain.
         let browser = try await BrowserSIPUser(port: wsPort, username: "1001", password: "pw-1001", group: group)

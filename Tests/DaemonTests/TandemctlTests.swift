@@ -17,19 +17,9 @@ final class TandemctlTests: XCTestCase {
     override func setUp() async throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let endpointPort = LoopbackUDPSocket.freePort()
-        daemon = try DaemonUnderTest(extraConfig: """
-            test_endpoints: {address: 127.0.0.1, port: \(endpointPort), rtp_port_min: 23200, rtp_port_max: 23299}
-            trunks:
-              - {name: test, address: 127.0.0.1, port: \(endpointPort), transport: udp, codec_profile: g711, options_interval: 0}
-            dial_plan:
-              - {name: test-numbers, match: '^(busy|noanswer)$', trunk: test}
-            users:
-              - {username: "1001", password: pw-1001}
-
-            """)
-        try daemon.start()
-        XCTAssertNotNil(daemon.notify.waitFor("READY=1"), daemon.stderr)
-        wsPort = try XCTUnwrap(try daemon.status().listeners.first { $0.transport == "ws" }?.port)
+        daemon = try DaemonUnderTest(extraConfig: DaemonUnderTest.testEndpointsAndUser(
+            port: endpointPort, rtpPorts: 23200...23299, rules: ["{name: test-numbers, match: '^(busy|noanswer)$', trunk: test}"]))
+        wsPort = try daemon.startReady()
     }
 
     override func tearDown() async throws {

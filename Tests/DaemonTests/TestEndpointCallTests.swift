@@ -21,24 +21,12 @@ final class TestEndpointCallTests: XCTestCase {
         try InteropPeer.require("aiortc_peer.py")
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         endpointPort = LoopbackUDPSocket.freePort()
-        daemon = try DaemonUnderTest(extraConfig: """
-            test_endpoints:
-              address: 127.0.0.1
-              port: \(endpointPort)
-              rtp_port_min: 23000
-              rtp_port_max: 23099
-            trunks:
-              - {name: test, address: 127.0.0.1, port: \(endpointPort), transport: udp, codec_profile: g711, options_interval: 1}
-            dial_plan:
-              - {name: test-echo, match: '^(echo|9196)$', trunk: test, rewrite: echo}
-              - {name: test-numbers, match: '^(tone|dtmf|busy|noanswer)$', trunk: test}
-            users:
-              - {username: "1001", password: pw-1001}
-
-            """)
-        try daemon.start()
-        XCTAssertNotNil(daemon.notify.waitFor("READY=1"), daemon.stderr)
-        wsPort = try XCTUnwrap(try daemon.status().listeners.first { $0.transport == "ws" }?.port)
+        daemon = try DaemonUnderTest(extraConfig: DaemonUnderTest.testEndpointsAndUser(
+            port: endpointPort, rtpPorts: 23000...23099, optionsInterval: 1, rules: [
+                "{name: test-echo, match: '^(echo|9196)$', trunk: test, rewrite: echo}",
+                "{name: test-numbers, match: '^(tone|dtmf|busy|noanswer)$', trunk: test}",
+            ]))
+        wsPort = try daemon.startReady()
     }
 
     override func tearDown() async throws {
