@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
     ],
     targets: [
         // MARK: C libraries, found by pkg-config (Debian packages named as providers).
@@ -70,7 +71,8 @@ let package = Package(
             ]),
         .target(
             name: "MediaEngine",
-            dependencies: ["ICE", "DTLS", "SRTP", "RTP", "AudioCodecs", "CTandemShims", nioCore, nioPosix, logging],
+            dependencies: ["ICE", "DTLS", "SRTP", "RTP", "AudioCodecs", "CTandemShims", nioCore, nioPosix, logging,
+                           .product(name: "HeapModule", package: "swift-collections")],
             swiftSettings: packetPath),
 
         // The built-in test endpoints (echo, tone, dtmf, busy, noanswer): a small SIP UAS with

@@ -2,7 +2,10 @@
 #define _GNU_SOURCE  // recvmmsg
 #include "CTandemShims.h"
 
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <opus/opus.h>
 #include <openssl/crypto.h>
@@ -99,3 +102,33 @@ int tandem_epoll_ready(int epoll, int *fds, int max) {
     for (int i = 0; i < ready; i++) fds[i] = events[i].data.fd;
     return ready;
 }
+
+int tandem_epoll_add_token(int epoll, int fd, uint64_t token) {
+    struct epoll_event event = {.events = EPOLLIN, .data.u64 = token};
+    return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
+}
+
+int tandem_epoll_wait_tokens(int epoll, uint64_t *tokens, int max, int timeout_ms) {
+    enum { limit = 64 };
+    struct epoll_event events[limit];
+    if (max > limit) max = limit;
+    int ready = epoll_wait(epoll, events, max, timeout_ms);
+    for (int i = 0; i < ready; i++) tokens[i] = events[i].data.u64;
+    return ready;
+}
+
+int tandem_eventfd_create(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+void tandem_eventfd_signal(int fd) {
+    uint64_t one = 1;
+    ssize_t written = write(fd, &one, sizeof one);
+    (void)written;  // EAGAIN: the counter is already non-zero, the loop wakes anyway
+}
+
+void tandem_eventfd_drain(int fd) {
+    uint64_t value;
+    ssize_t got = read(fd, &value, sizeof value);
+    (void)got;
+}
+
+void tandem_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }

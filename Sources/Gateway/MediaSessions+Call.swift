@@ -26,7 +26,7 @@ struct CallMedia {
     let readIntervals: (transcoded: Duration, relayed: Duration)
 
     var worker: Int?
-    var loop: (any EventLoop)?
+    var loop: MediaLoop?
     var webPort = 9
     var trunkPort = 9
     var localICE = ICECredentials.generate()

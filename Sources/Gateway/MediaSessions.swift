@@ -551,7 +551,7 @@ struct PendingOffer {
 /// What starting a call's media needs, taken out of the lock.
 struct MediaCallStart: @unchecked Sendable {
     var plan: MediaCallPlan
-    var loop: any EventLoop
+    var loop: MediaLoop
     var webCore: () throws -> WebRTCLegCore
     var trunkCore: () -> RTPLegCore
 }

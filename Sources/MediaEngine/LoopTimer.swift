@@ -1,18 +1,18 @@
-// One timer on an event loop that follows a moving deadline: a leg core's next report or
+// One timer on a media loop that follows a moving deadline: a leg core's next report or
 // timeout, the bridge's next made-up DTMF packet. A timer already due earlier is kept: those
-// deadlines move with nearly every packet, and replacing a scheduled task per packet would cost
+// deadlines move with nearly every packet, and replacing a scheduled timer per packet would cost
 // more than the packet; an early firing finds nothing due and its owner schedules again.
 
 import NIOCore
 
 final class LoopTimer {  // confined to `eventLoop`
-    private let eventLoop: any EventLoop
-    private var scheduled: Scheduled<Void>?
+    private let eventLoop: MediaLoop
+    private var scheduled: UInt64?
     private var deadline: NIODeadline?
     /// What runs when the timer fires; set once by the owner.
     var onFire: () -> Void = {}
 
-    init(on eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+    init(on eventLoop: MediaLoop) { self.eventLoop = eventLoop }
 
     /// Whether a firing is scheduled.
     var isSet: Bool { scheduled != nil }
@@ -21,9 +21,9 @@ final class LoopTimer {  // confined to `eventLoop`
     func schedule(at deadline: NIODeadline?) {
         guard let deadline else { return cancel() }
         if scheduled != nil, let current = self.deadline, current <= deadline { return }
-        scheduled?.cancel()
+        if let scheduled { eventLoop.cancelTimer(scheduled) }
         self.deadline = deadline
-        scheduled = eventLoop.scheduleTask(deadline: deadline) { [weak self] in
+        scheduled = eventLoop.schedule(at: deadline) { [weak self] in
             guard let self else { return }
             self.scheduled = nil
             self.deadline = nil
@@ -32,7 +32,7 @@ final class LoopTimer {  // confined to `eventLoop`
     }
 
     func cancel() {
-        scheduled?.cancel()
+        if let scheduled { eventLoop.cancelTimer(scheduled) }
         scheduled = nil
         deadline = nil
     }

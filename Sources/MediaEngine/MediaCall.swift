@@ -44,7 +44,7 @@ public struct MediaCallStatus: Sendable, Equatable {
 }
 
 public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
-    public let eventLoop: any EventLoop
+    public let eventLoop: MediaLoop
     private let bridge: MediaBridge
     private var web: WebRTCLeg?
     private var trunk: RTPLeg?
@@ -53,14 +53,14 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
     private let digitTimer: LoopTimer
     private let onFailure: @Sendable (MediaFailureCause) -> Void
 
-    private init(eventLoop: any EventLoop, bridge: MediaBridge, onFailure: @escaping @Sendable (MediaFailureCause) -> Void) {
+    private init(eventLoop: MediaLoop, bridge: MediaBridge, onFailure: @escaping @Sendable (MediaFailureCause) -> Void) {
         self.eventLoop = eventLoop
         self.bridge = bridge
         self.onFailure = onFailure
         digitTimer = LoopTimer(on: eventLoop)
         digitTimer.onFire = { [weak self] in
             guard let self else { return }
-            let (toTrunk, toWeb) = self.bridge.timeout(now: .now())
+            let (toTrunk, toWeb) = self.bridge.timeout(now: self.eventLoop.wakeTime)
             for packet in toTrunk { self.trunk?.sendOnLoop(rtp: packet) }
             for packet in toWeb { self.web?.sendOnLoop(rtp: packet) }
             self.scheduleDigits()
@@ -72,7 +72,7 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
     /// Opens both legs' sockets on `eventLoop` and starts relaying or transcoding.
     /// - Parameter listening: the WebRTC leg's socket when it was bound at offer time (see
     ///   `WebRTCLeg.listen`); otherwise it is bound here.
-    public static func start(plan: MediaCallPlan, webCore: WebRTCLegCore, trunkCore: RTPLegCore, on eventLoop: any EventLoop,
+    public static func start(plan: MediaCallPlan, webCore: WebRTCLegCore, trunkCore: RTPLegCore, on eventLoop: MediaLoop,
                              listening: WebRTCLeg? = nil, onWebEvent: @escaping @Sendable (WebRTCLegEvent) -> Void = { _ in },
                              onFailure: @escaping @Sendable (MediaFailureCause) -> Void) async throws -> MediaCall {
         let bridge = try MediaBridge(web: plan.web, trunk: plan.trunk, opus: plan.opus, detectInbandDTMF: plan.detectInbandDTMF)

@@ -1,73 +1,63 @@
-// One UDP socket of a media leg, bound on the call's event loop: datagrams in go to a handler on
+// One UDP socket of a media leg, bound on the call's media loop: datagrams in go to a handler on
 // that loop, datagrams out are sent at once with one system call each, and one timer (LoopTimer)
 // follows the leg core's next deadline. The leg drivers (WebRTC, RTP) are this plus their core.
 //
-// NIO watches the socket and reads it; writes skip the channel pipeline. A media datagram needs
-// none of what NIO's write path offers (promises, write buffering, back-pressure): a UDP send
-// either goes out or is dropped, and the socket is bound by Tandem itself so its descriptor can be
-// written to directly (performance.md has what this saved).
+// The socket is Tandem's own descriptor, watched by the MediaLoop's epoll set and read with
+// recvmmsg into the loop's receive batch; writes are a `sendto` each. A media datagram needs none
+// of what a channel pipeline offers (promises, write buffering, back-pressure): a UDP send either
+// goes out or is dropped (performance.md has what this saved).
 
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTandemShims
 import NIOCore
-import NIOPosix
 
 /// A media socket that could not be opened.
 public struct MediaSocketError: Error, CustomStringConvertible {
     public var description: String
 }
 
-final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
-    let eventLoop: any EventLoop
-    private var channel: (any Channel)?
-    /// The bound socket's descriptor while the channel is open (NIO closes it with the channel).
+final class MediaSocket: MediaReadable, @unchecked Sendable {  // confined to `eventLoop`
+    let eventLoop: MediaLoop
+    /// The bound socket's descriptor until `close`.
     private var descriptor: CInt = -1
-    /// Set while a poller reads the socket (see `MediaPoller`): the poller and the duplicate
-    /// descriptor it reads, NIO's reading being switched off.
-    private var batched: (poller: MediaPoller, descriptor: CInt)?
-    /// The last source a batched read saw, raw and as an address (sources rarely change, and
-    /// making an address formats its text).
+    /// The loop's token for the descriptor while the loop watches it.
+    private var watched: UInt64?
+    /// Set while a poller reads the socket instead of the loop (see `MediaPoller`).
+    private var poller: MediaPoller?
+    /// The last source a read saw, raw and as an address (sources rarely change, and making an
+    /// address formats its text).
     private var lastSource = sockaddr_storage()
     private var lastSourceLength = 0
     private var lastSourceAddress: SocketAddress?
+    let localAddress: SocketAddress?
     /// Follows the leg core's next deadline; the leg driver sets what it does.
     let timer: LoopTimer
     private let onDatagram: ([UInt8], SocketAddress) -> Void
 
-    private init(eventLoop: any EventLoop, onDatagram: @escaping ([UInt8], SocketAddress) -> Void) {
+    private init(eventLoop: MediaLoop, descriptor: CInt, localAddress: SocketAddress?, onDatagram: @escaping ([UInt8], SocketAddress) -> Void) {
         self.eventLoop = eventLoop
+        self.descriptor = descriptor
+        self.localAddress = localAddress
         self.onDatagram = onDatagram
         timer = LoopTimer(on: eventLoop)
     }
 
     /// Binds `address`:`port` on `eventLoop`; `onDatagram` runs on that loop for every datagram.
-    static func bind(address: String, port: Int, on eventLoop: any EventLoop,
+    static func bind(address: String, port: Int, on eventLoop: MediaLoop,
                      onDatagram: @escaping ([UInt8], SocketAddress) -> Void) async throws -> MediaSocket {
-        let socket = MediaSocket(eventLoop: eventLoop, onDatagram: onDatagram)
         let descriptor = try Self.boundDescriptor(address: address, port: port)
-        let channel: any Channel
-        do {
-            channel = try await DatagramBootstrap(group: eventLoop)
-            // One read per readiness event: a media socket gets 50 packets a second, so reading on
-            // until the socket says EAGAIN costs a system call per packet for nothing (epoll is
-            // level-triggered: a second queued datagram wakes the loop again).
-            .channelOption(.maxMessagesPerRead, value: 1)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(MediaSocketHandler(socket: socket))
-                }
-            }
-            .withBoundSocket(descriptor).get()
-        } catch {
-            Glibc.close(descriptor)
-            throw error
-        }
-        try await eventLoop.submit {
-            socket.channel = channel
-            socket.descriptor = descriptor
+        let socket = MediaSocket(eventLoop: eventLoop, descriptor: descriptor, localAddress: Self.localAddress(of: descriptor),
+                                 onDatagram: onDatagram)
+        let watching = try await eventLoop.submit { () -> Bool in
+            socket.watched = eventLoop.watch(descriptor, socket)
+            return socket.watched != nil
         }.get()
+        guard watching else {
+            Glibc.close(descriptor)
+            throw MediaSocketError(description: "cannot watch the media socket on \(address):\(port): \(String(cString: strerror(errno)))")
+        }
         return socket
     }
 
@@ -91,7 +81,16 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
         return descriptor
     }
 
-    var localAddress: SocketAddress? { channel?.localAddress }
+    private static func localAddress(of descriptor: CInt) -> SocketAddress? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard result == 0 else { return nil }
+        return withUnsafeBytes(of: &storage) { address($0.baseAddress!, length: Int(length)) }
+    }
+
 
     /// Sends datagrams (on the loop), one `sendto` each; what the kernel refuses (a full send
     /// buffer, an unreachable destination) is dropped, as a network would drop it.
@@ -126,35 +125,52 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
     /// From now on, reads the socket every `interval` (in batches) instead of as each datagram
     /// arrives; on the loop. Nothing changes if the poller cannot take the socket.
     func readInBatches(every interval: TimeAmount) {
-        guard batched == nil, descriptor >= 0, let channel, let poller = MediaPoller.on(eventLoop, every: interval) else { return }
-        let copy = dup(descriptor)
-        guard copy >= 0 else { return }
-        guard poller.add(copy, for: self) else {
-            Glibc.close(copy)
+        guard poller == nil, descriptor >= 0, let token = watched, let poller = MediaPoller.on(eventLoop, every: interval) else { return }
+        eventLoop.unwatch(descriptor, token: token)
+        watched = nil
+        guard poller.add(descriptor, for: self) else {
+            watched = eventLoop.watch(descriptor, self)
             return
         }
-        batched = (poller, copy)
-        // NIO stops asking for readability; what it has not read stays queued for the poller.
-        channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        self.poller = poller
     }
 
     func close() async {
         try? await eventLoop.submit {
             self.timer.cancel()
-            if let (poller, copy) = self.batched {
-                poller.remove(copy)
-                Glibc.close(copy)
-                self.batched = nil
-            }
-            self.descriptor = -1  // NIO closes it with the channel: never written to after this
+            guard self.descriptor >= 0 else { return }
+            if let token = self.watched { self.eventLoop.unwatch(self.descriptor, token: token) }
+            self.poller?.remove(self.descriptor)
+            self.watched = nil
+            self.poller = nil
+            Glibc.close(self.descriptor)
+            self.descriptor = -1
         }.get()
-        try? await channel?.close()
     }
 
-    fileprivate func received(_ bytes: [UInt8], from source: SocketAddress) { onDatagram(bytes, source) }
+    /// Reads what is queued on the socket (the loop or the poller found it readable): recvmmsg
+    /// into the loop's receive batch until the kernel has no more, each datagram to the handler.
+    func readable() {
+        let batch = eventLoop.batch
+        while descriptor >= 0 {
+            let count = Int(tandem_receive_batch(descriptor, batch, CUnsignedInt(MediaLoop.batchSize)))
+            guard count > 0 else { return }
+            for index in 0..<count {
+                // A datagram larger than the buffer is truncated: no media packet is that long,
+                // and the leg's parsers reject what is left.
+                let bytes = [UInt8](UnsafeRawBufferPointer(start: batch[index].buffer, count: batch[index].length))
+                withUnsafePointer(to: &batch[index].source) { source in
+                    received(bytes, fromRaw: UnsafeRawPointer(source), length: Int(batch[index].source_length))
+                }
+                // The handler may have closed this very socket.
+                if descriptor < 0 { return }
+            }
+            if count < MediaLoop.batchSize { return }
+        }
+    }
 
-    /// A datagram the poller read, with its source as the kernel gave it.
-    func received(_ bytes: [UInt8], fromRaw name: UnsafeRawPointer, length: Int) {
+    /// A datagram read, with its source as the kernel gave it.
+    private func received(_ bytes: [UInt8], fromRaw name: UnsafeRawPointer, length: Int) {
         let source: SocketAddress
         if let cached = lastSourceAddress, length == lastSourceLength,
             withUnsafeBytes(of: &lastSource, { memcmp($0.baseAddress!, name, length) == 0 }) {
@@ -188,17 +204,5 @@ final class MediaSocket: @unchecked Sendable {  // confined to `eventLoop`
         let written = withUnsafeBytes(of: address) { inet_ntop(family, $0.baseAddress, &text, socklen_t(text.count)) != nil }
         guard written else { return nil }
         return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-}
-
-private final class MediaSocketHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    private let socket: MediaSocket  // a cycle until the channel closes and the pipeline lets go
-
-    init(socket: MediaSocket) { self.socket = socket }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        socket.received(Array(envelope.data.readableBytesView), from: envelope.remoteAddress)
     }
 }

@@ -1,11 +1,10 @@
-// The worker pool for media: one MultiThreadedEventLoopGroup, one loop per thread. Each loop
+// The worker pool for media: one MediaLoopGroup, one loop per thread. Each loop
 // measures its own thread's CPU time (CLOCK_THREAD_CPUTIME_ID) four times a second, so admission
 // control knows how busy each loop really is. A new call goes to the loop with the fewest calls
 // among those under the configured load; when every loop is over it, the call is refused (503)
 // so the calls already on the loops keep their packets.
 
 import NIOCore
-import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
@@ -13,19 +12,17 @@ import Glibc
 #endif
 
 public final class MediaWorkers: Sendable {
-    public let group: MultiThreadedEventLoopGroup
-    private let loops: [any EventLoop]
+    public let group: MediaLoopGroup
+    private let loops: [MediaLoop]
     /// Per loop: smoothed CPU share (0-1) and calls pinned to it.
     private let state: Mutex<[(load: Double, calls: Int)]>
     private let sampling: Mutex<[RepeatedTask]>
     private let lastSample: Mutex<[(Int64, NIODeadline)?]>
 
     /// Media on the loops of `group` (the node's one worker pool).
-    public init(group: MultiThreadedEventLoopGroup) {
+    public init(group: MediaLoopGroup) {
         self.group = group
-        var loops: [any EventLoop] = []
-        for loop in group.makeIterator() { loops.append(loop) }
-        self.loops = loops
+        loops = group.loops
         state = Mutex(Array(repeating: (0, 0), count: loops.count))
         sampling = Mutex([])
         lastSample = Mutex(Array(repeating: nil, count: loops.count))
@@ -41,8 +38,8 @@ public final class MediaWorkers: Sendable {
     /// busy one on a tie), or returns nil when every loop is over it. Calls are spread by count
     /// because the measured load lags by about a second: calls set up together would otherwise
     /// all land on whichever loop looked idle when they came.
-    public func admit(maxLoad: Double) -> (index: Int, loop: any EventLoop)? {
-        state.withLock { state -> (Int, any EventLoop)? in
+    public func admit(maxLoad: Double) -> (index: Int, loop: MediaLoop)? {
+        state.withLock { state -> (Int, MediaLoop)? in
             guard let best = state.indices.filter({ state[$0].load <= maxLoad })
                 .min(by: { (state[$0].calls, state[$0].load) < (state[$1].calls, state[$1].load) })
             else { return nil }
@@ -63,7 +60,7 @@ public final class MediaWorkers: Sendable {
         for task in sampling.withLock({ $0 }) { task.cancel() }
     }
 
-    private func startSampling(_ loop: any EventLoop, index: Int) {
+    private func startSampling(_ loop: MediaLoop, index: Int) {
         let interval = TimeAmount.milliseconds(250)
         let task = loop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { [weak self] _ in
             guard let self else { return }

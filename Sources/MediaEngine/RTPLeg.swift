@@ -14,7 +14,7 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
     private let onEvent: @Sendable (RTPLegEvent) -> Void
     private let onRTP: @Sendable ([UInt8]) -> Void
 
-    public var eventLoop: any EventLoop { rtpSocket.eventLoop }
+    public var eventLoop: MediaLoop { rtpSocket.eventLoop }
 
     private init(core: RTPLegCore, onEvent: @escaping @Sendable (RTPLegEvent) -> Void, onRTP: @escaping @Sendable ([UInt8]) -> Void) {
         self.core = core
@@ -23,21 +23,21 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
     }
 
     /// Binds the even `port` for RTP (and `port + 1` for RTCP without rtcp-mux) on `eventLoop`.
-    public static func open(address: String, port: Int, on eventLoop: any EventLoop, core: RTPLegCore,
+    public static func open(address: String, port: Int, on eventLoop: MediaLoop, core: RTPLegCore,
                             onEvent: @escaping @Sendable (RTPLegEvent) -> Void, onRTP: @escaping @Sendable ([UInt8]) -> Void) async throws -> RTPLeg {
         let leg = RTPLeg(core: core, onEvent: onEvent, onRTP: onRTP)
         // A trunk may send as soon as it has answered: datagrams that come before the leg is wired
         // to its sockets are dropped, never handled half-set.
         let rtpSocket = try await MediaSocket.bind(address: address, port: port, on: eventLoop) { bytes, source in
             guard leg.ready else { return }
-            leg.perform(leg.core.receive(bytes, from: source, now: .now()))
+            leg.perform(leg.core.receive(bytes, from: source, now: eventLoop.wakeTime))
         }
         var rtcpSocket: MediaSocket?
         if !core.settings.rtcpMux {
             do {
                 rtcpSocket = try await MediaSocket.bind(address: address, port: port + 1, on: eventLoop) { bytes, source in
                     guard leg.ready else { return }
-                    leg.perform(leg.core.receive(bytes, from: source, rtcpPort: true, now: .now()))
+                    leg.perform(leg.core.receive(bytes, from: source, rtcpPort: true, now: eventLoop.wakeTime))
                 }
             } catch {
                 await rtpSocket.close()
@@ -49,7 +49,7 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
             leg.rtcpSocket = rtcpSocket
             rtpSocket.timer.onFire = { [weak leg] in
                 guard let leg else { return }
-                leg.perform(leg.core.timeout(now: .now()))
+                leg.perform(leg.core.timeout(now: leg.eventLoop.wakeTime))
             }
             leg.ready = true
             leg.reschedule()
@@ -69,13 +69,13 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
     }
 
     /// `send(rtp:)` from the leg's own loop (the bridge), without asking which thread this is.
-    func sendOnLoop(rtp packet: [UInt8]) { perform(core.send(rtp: packet, now: .now())) }
+    func sendOnLoop(rtp packet: [UInt8]) { perform(core.send(rtp: packet, now: eventLoop.wakeTime)) }
 
     /// A new remote address and direction after a re-INVITE (hold, resume, a moved peer).
     public func update(remote: SocketAddress?, direction: RTPLegCore.Direction) {
         eventLoop.execute {
             if let remote { self.core.setRemote(remote) }
-            self.core.setDirection(direction, now: .now())
+            self.core.setDirection(direction, now: self.eventLoop.wakeTime)
             self.reschedule()
         }
     }

@@ -18,13 +18,13 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
     /// How many early datagrams the core got at attach (for diagnostics).
     public private(set) var earlyReplayed = 0
 
-    public var eventLoop: any EventLoop { socket.eventLoop }
+    public var eventLoop: MediaLoop { socket.eventLoop }
 
     private init() {}
 
     /// Binds the leg's socket at `address`:`port` on `eventLoop` and starts serving it.
     public static func open(
-        address: String, port: Int, on eventLoop: any EventLoop, core: WebRTCLegCore,
+        address: String, port: Int, on eventLoop: MediaLoop, core: WebRTCLegCore,
         onEvent: @escaping @Sendable (WebRTCLegEvent) -> Void, onRTP: @escaping @Sendable ([UInt8]) -> Void,
         onRTCP: @escaping @Sendable ([UInt8]) -> Void = { _ in }
     ) async throws -> WebRTCLeg {
@@ -35,11 +35,11 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
 
     /// Binds the socket before the leg's core exists (an offer sent, no answer yet): what
     /// arrives is kept (up to 64 datagrams) for the core `attach` brings.
-    public static func listen(address: String, port: Int, on eventLoop: any EventLoop) async throws -> WebRTCLeg {
+    public static func listen(address: String, port: Int, on eventLoop: MediaLoop) async throws -> WebRTCLeg {
         let leg = WebRTCLeg()
         let socket = try await MediaSocket.bind(address: address, port: port, on: eventLoop) { bytes, source in
             if let core = leg.core {
-                leg.perform(core.receive(bytes, from: source, now: .now()))
+                leg.perform(core.receive(bytes, from: source, now: eventLoop.wakeTime))
             } else if leg.early.count < Self.earlyLimit {
                 leg.early.append((bytes, source))
             }
@@ -47,7 +47,7 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
         try await eventLoop.submit {
             socket.timer.onFire = { [weak leg] in
                 guard let leg, let core = leg.core else { return }
-                leg.perform(core.timeout(now: .now()))
+                leg.perform(core.timeout(now: leg.eventLoop.wakeTime))
             }
         }.get()
         leg.socket = socket
@@ -66,7 +66,7 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
             let early = self.early
             self.early = []
             self.earlyReplayed = early.count
-            for (bytes, source) in early { self.perform(core.receive(bytes, from: source, now: .now())) }
+            for (bytes, source) in early { self.perform(core.receive(bytes, from: source, now: self.eventLoop.wakeTime)) }
             self.reschedule()
         }.get()
     }
@@ -84,13 +84,13 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
     }
 
     /// `send(rtp:)` from the leg's own loop (the bridge), without asking which thread this is.
-    func sendOnLoop(rtp packet: [UInt8]) { if let core { perform(core.send(rtp: packet)) } }
+    func sendOnLoop(rtp packet: [UInt8]) { if let core { perform(core.send(rtp: packet, now: eventLoop.wakeTime)) } }
 
     /// Restarts ICE (a re-INVITE with new credentials) on the leg's loop.
     public func restartICE(local: ICECredentials, remoteUfrag: String, remotePassword: String) {
         eventLoop.execute {
             guard let core = self.core else { return }
-            self.perform(core.restartICE(local: local, remoteUfrag: remoteUfrag, remotePassword: remotePassword, now: .now()))
+            self.perform(core.restartICE(local: local, remoteUfrag: remoteUfrag, remotePassword: remotePassword, now: self.eventLoop.wakeTime))
         }
     }
 

@@ -46,6 +46,7 @@ actor Daemon: ControlCommandHandler {
     private var sipTransport: SIPTransportLayer?
     private var signaling: SignalingEngine?
     fileprivate var media: MediaSessions?
+    private var mediaLoops: MediaLoopGroup?
     private var sipEvents: Task<Void, Never>?
     private var healthServer: HealthServer?
     private var controlServer: ControlServer?
@@ -87,7 +88,10 @@ actor Daemon: ControlCommandHandler {
             }
             let transport = try await SIPTransportLayer.start(specs, group: group, logger: logger, options: startTrace(configuration.trace))
             sipTransport = transport
-            let sessions = try MediaSessions(configuration: configuration, workers: MediaWorkers(group: group), logger: logger)
+            // Media has its own loops, one thread each: signaling and HTTP stay on NIO's group.
+            let loops = try MediaLoopGroup(threads: workers)
+            mediaLoops = loops
+            let sessions = try MediaSessions(configuration: configuration, workers: MediaWorkers(group: loops), logger: logger)
             media = sessions
             let engine = SignalingEngine(transport: transport, configuration: configuration, logger: logger, sessions: sessions)
             sessions.onMediaFailure { call, cause in
@@ -229,6 +233,8 @@ actor Daemon: ControlCommandHandler {
         await healthServer?.close()
         await controlServer?.close()
         await media?.closeAll()
+        await mediaLoops?.shutdown()
+        mediaLoops = nil
         await stopTrace()
         await testEndpoints?.close()
         testEndpoints = nil

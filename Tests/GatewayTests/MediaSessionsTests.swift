@@ -13,12 +13,12 @@ import TandemConfig
 import XCTest
 
 final class MediaSessionsTests: XCTestCase {
-    private var group: MultiThreadedEventLoopGroup!
+    private var group: MediaLoopGroup!
     private var directory: URL!
     private var current: MediaSessions?
 
-    override func setUp() {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    override func setUp() async throws {
+        group = try MediaLoopGroup(threads: 1)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("media-sessions-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
@@ -27,7 +27,7 @@ final class MediaSessionsTests: XCTestCase {
         // Calls still being torn down close their sockets on the loop before it goes.
         if let current, let capacity = current.portUsage["default"]?.capacity { try await waitForPorts(current, free: capacity) }
         current?.workers.stop()
-        try await group.shutdownGracefully()
+        await group.shutdown()
         try? FileManager.default.removeItem(at: directory)
     }
 

@@ -33,7 +33,7 @@ final class BrowserInteropTests: XCTestCase {
 
     private func run(script: String, profiles: [SRTPProtectionProfile]) async throws {
         try InteropPeer.require(script)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = try MediaLoopGroup(threads: 1)
         for profile in profiles {
             do {
                 try await exchange(script: script, profile: profile, group: group)
@@ -41,10 +41,10 @@ final class BrowserInteropTests: XCTestCase {
                 XCTFail("\(profile): \(error)")
             }
         }
-        try await group.shutdownGracefully()
+        await group.shutdown()
     }
 
-    private func exchange(script: String, profile: SRTPProtectionProfile, group: MultiThreadedEventLoopGroup) async throws {
+    private func exchange(script: String, profile: SRTPProtectionProfile, group: MediaLoopGroup) async throws {
         let port = LoopbackUDPSocket.freePort()  // the daemon takes media ports from its pool
         let peer = try InteropPeer(script: script, arguments: ["--srtp-profile", profile.rawValue, "--duration", "2", "--timeout", "20"])
         let offerMessage = try peer.next()
@@ -64,7 +64,7 @@ final class BrowserInteropTests: XCTestCase {
         let theirs = try XCTUnwrap(offer.media.first { $0.media == "audio" }?.effectiveFingerprints(in: offer).first)
         let core = try WebRTCLegCore(ice: agent, certificate: certificate, dtlsRole: .server, srtpProfiles: [profile],
                                      remoteFingerprint: CertificateFingerprint(hash: .sha256, value: theirs.bytes.map { String(format: "%02X", $0) }.joined(separator: ":")))
-        let leg = try await WebRTCLeg.open(address: "127.0.0.1", port: port, on: group.next(), core: core,
+        let leg = try await WebRTCLeg.open(address: "127.0.0.1", port: port, on: group.loops[0], core: core,
                                            onEvent: { event in events.withLock { $0.append(event) } },
                                            onRTP: { _ in received.withLock { $0 += 1 } })
         let parameters = WebRTCLocalParameters(

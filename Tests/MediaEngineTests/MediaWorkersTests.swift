@@ -7,7 +7,7 @@ import XCTest
 
 final class MediaWorkersTests: XCTestCase {
     func testCallsAreSpreadByCountAndRefusedOverTheLimit() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let group = try MediaLoopGroup(threads: 2)
         let workers = MediaWorkers(group: group)
         var pinned: [Int] = []
         for _ in 0..<6 { pinned.append(try XCTUnwrap(workers.admit(maxLoad: 1)).index) }
@@ -25,6 +25,6 @@ final class MediaWorkersTests: XCTestCase {
         XCTAssertNil(workers.admit(maxLoad: -0.01))
         XCTAssertEqual(workers.loads.map(\.calls), [3, 3])
         workers.stop()
-        try await group.shutdownGracefully()
+        await group.shutdown()
     }
 }

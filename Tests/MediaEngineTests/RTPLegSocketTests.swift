@@ -14,13 +14,13 @@ import XCTest
 
 final class RTPLegSocketTests: XCTestCase {
     func testLatchingAndSymmetricRTPOnLoopback() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = try MediaLoopGroup(threads: 1)
         let trunk = LoopbackUDPSocket()
         // The SDP said another port; the packets come from `trunk` (a NAT, say).
         let core = RTPLegCore(remote: try SocketAddress(ipAddress: "127.0.0.1", port: 9), settings: .init(rtcpMux: true), now: .now())
         let events = Mutex<[RTPLegEvent]>([])
         let received = Mutex<[[UInt8]]>([])
-        let leg = try await RTPLeg.open(address: "127.0.0.1", port: 0, on: group.next(), core: core,
+        let leg = try await RTPLeg.open(address: "127.0.0.1", port: 0, on: group.loops[0], core: core,
                                         onEvent: { event in events.withLock { $0.append(event) } },
                                         onRTP: { packet in received.withLock { $0.append(packet) } })
         let port = try XCTUnwrap(leg.localAddress?.port)
@@ -37,7 +37,7 @@ final class RTPLegSocketTests: XCTestCase {
         XCTAssertEqual(counters.rtpReceived, 1)
         XCTAssertEqual(counters.rtpSent, 1)
         await leg.close()
-        try await group.shutdownGracefully()
+        await group.shutdown()
     }
 
     /// The same leg read in batches by a poller (a transcoded call's sockets): datagrams and their
@@ -45,7 +45,7 @@ final class RTPLegSocketTests: XCTestCase {
     /// arrives on its own socket, and closing gives the ports back (the poller's duplicate
     /// descriptor is closed too).
     func testBatchedReadsKeepSourcesAndReleaseThePorts() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = try MediaLoopGroup(threads: 1)
         let trunk = LoopbackUDPSocket()
         let stranger = LoopbackUDPSocket()
         let core = RTPLegCore(remote: try SocketAddress(ipAddress: "127.0.0.1", port: trunk.port), settings: .init(rtcpMux: false), now: .now())
@@ -54,7 +54,7 @@ final class RTPLegSocketTests: XCTestCase {
         var opened: (RTPLeg, Int)?
         for _ in 0..<20 where opened == nil {
             let port = LoopbackUDPSocket.freePort() & ~1
-            opened = try? await (RTPLeg.open(address: "127.0.0.1", port: port, on: group.next(), core: core, onEvent: { _ in },
+            opened = try? await (RTPLeg.open(address: "127.0.0.1", port: port, on: group.loops[0], core: core, onEvent: { _ in },
                                              onRTP: { packet in received.withLock { $0.append(packet) } }), port)
         }
         let (leg, port) = try XCTUnwrap(opened)
@@ -96,11 +96,11 @@ final class RTPLegSocketTests: XCTestCase {
         await leg.close()
 
         // Both ports are free again: nothing (not the poller's copy) still holds them.
-        let again = try await RTPLeg.open(address: "127.0.0.1", port: port, on: group.next(),
+        let again = try await RTPLeg.open(address: "127.0.0.1", port: port, on: group.loops[0],
                                           core: RTPLegCore(remote: try SocketAddress(ipAddress: "127.0.0.1", port: 9), now: .now()),
                                           onEvent: { _ in }, onRTP: { _ in })
         await again.close()
-        try await group.shutdownGracefully()
+        await group.shutdown()
     }
 
     /// Batched reads on an IPv6 leg: the source comes from a sockaddr_in6, and the leg latches on
@@ -126,11 +126,11 @@ final class RTPLegSocketTests: XCTestCase {
         setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let peerPort = Int(UInt16(bigEndian: local.sin6_port))
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = try MediaLoopGroup(threads: 1)
         let received = Mutex<[[UInt8]]>([])
         let events = Mutex<[RTPLegEvent]>([])
         let core = RTPLegCore(remote: try SocketAddress(ipAddress: "::1", port: 9), settings: .init(rtcpMux: true), now: .now())
-        let leg = try await RTPLeg.open(address: "::1", port: 0, on: group.next(), core: core,
+        let leg = try await RTPLeg.open(address: "::1", port: 0, on: group.loops[0], core: core,
                                         onEvent: { event in events.withLock { $0.append(event) } },
                                         onRTP: { packet in received.withLock { $0.append(packet) } })
         leg.readInBatches(every: .milliseconds(5))
@@ -155,6 +155,6 @@ final class RTPLegSocketTests: XCTestCase {
         let count = reply.withUnsafeMutableBytes { recv(peer, $0.baseAddress, $0.count, 0) }
         XCTAssertEqual(count, packet.count, "sent back to the latched IPv6 source")
         await leg.close()
-        try await group.shutdownGracefully()
+        await group.shutdown()
     }
 }

@@ -14,7 +14,7 @@ import XCTest
 
 final class WebRTCLegSocketTests: XCTestCase {
     func testLegOnLoopbackCompletesICEAndDTLSAndCarriesSRTP() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = try MediaLoopGroup(threads: 1)
         let peerCertificate = try DTLSCertificate.selfSigned(commonName: "browser")
         let tandemCertificate = try DTLSCertificate.selfSigned()
         let tandemPassword = "tandem-password-0123456789"
@@ -25,7 +25,7 @@ final class WebRTCLegSocketTests: XCTestCase {
                                      remoteFingerprint: peerCertificate.fingerprint(.sha256))
         let events = Mutex<[WebRTCLegEvent]>([])
         let received = Mutex<[[UInt8]]>([])
-        let leg = try await WebRTCLeg.open(address: "127.0.0.1", port: 0, on: group.next(), core: core,
+        let leg = try await WebRTCLeg.open(address: "127.0.0.1", port: 0, on: group.loops[0], core: core,
                                            onEvent: { event in events.withLock { $0.append(event) } },
                                            onRTP: { packet in received.withLock { $0.append(packet) } })
         let legPort = try XCTUnwrap(leg.localAddress?.port)
@@ -73,6 +73,6 @@ final class WebRTCLegSocketTests: XCTestCase {
         XCTAssertEqual(counters.rtpReceived, 1)
         XCTAssertEqual(counters.rtpSent, 1)
         await leg.close()
-        try await group.shutdownGracefully()
+        await group.shutdown()
     }
 }

@@ -80,4 +80,16 @@ int tandem_epoll_remove(int epoll, int fd);
 /// epoll_wait with no wait: writes up to `max` ready descriptors to `fds`; returns how many.
 int tandem_epoll_ready(int epoll, int *fds, int max);
 
+/// Watches `fd` for input (level-triggered), tagged with `token` for tandem_epoll_wait_tokens.
+int tandem_epoll_add_token(int epoll, int fd, uint64_t token);
+/// epoll_wait for up to `timeout_ms` (-1: no limit): writes up to `max` ready tokens; returns how
+/// many, or -1 with errno.
+int tandem_epoll_wait_tokens(int epoll, uint64_t *tokens, int max, int timeout_ms);
+/// A non-blocking eventfd, to wake a loop from another thread.
+int tandem_eventfd_create(void);
+void tandem_eventfd_signal(int fd);
+void tandem_eventfd_drain(int fd);
+/// Names the calling thread (up to 15 bytes show).
+void tandem_set_thread_name(const char *name);
+
 #endif
