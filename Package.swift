@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "SDP", dependencies: [nioCore]),
         .target(name: "ICE", dependencies: [nioCore, "COpenSSL"], swiftSettings: packetPath),
         .target(name: "DTLS", dependencies: [nioCore, "COpenSSL", "CTandemShims"], swiftSettings: packetPath),
-        .target(name: "SRTP", dependencies: [nioCore, "CSRTP", "DTLS"], swiftSettings: packetPath),
+        .target(name: "SRTP", dependencies: [nioCore, "CSRTP", "COpenSSL", "DTLS"], swiftSettings: packetPath),
         .target(name: "RTP", dependencies: [nioCore], swiftSettings: packetPath),
         // HEP3 (EEP) encoding of captured SIP messages for a capture server.
         .target(name: "HEP", dependencies: [nioCore]),
@@ -151,8 +151,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .testTarget(name: "NativeLibraryTests", dependencies: ["DTLS", "SRTP", "AudioCodecs"]),
-        .testTarget(name: "MediaEngineTests", dependencies: ["MediaEngine", "ICE", "DTLS", "SRTP", "RTP", "SDP", "AudioCodecs", "TandemTestSupport", "TandemTestPeers", nioCore, nioPosix]),
-        .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "TandemTestSupport", "TandemTestPeers"]),
+        .testTarget(name: "MediaEngineTests", dependencies: ["MediaEngine", "ICE", "DTLS", "SRTP", "RTP", "SDP", "AudioCodecs", "TandemTestSupport", "TandemTestPeers", nioCore, nioPosix,
+                                                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
+        .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "CSRTP", "TandemTestSupport", "TandemTestPeers"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: ["Gateway", "SIP", "SDP", "MediaEngine", "SIPTransport", "TandemConfig", "TandemTestSupport", "TandemTestPeers", nioPosix, logging],

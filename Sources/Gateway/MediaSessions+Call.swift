@@ -51,6 +51,8 @@ struct CallMedia {
     /// The WebRTC leg's socket, bound as soon as the call has its port, before any answer.
     var listening: Task<WebRTCLeg?, Never>?
     var starting = false
+    /// The start of the call's media, while it opens its sockets and after.
+    var start: Task<Void, Never>?
     var released = false
 
     init(id: String, trunk: Trunk?, webInterface: MediaInterface, trunkInterface: MediaInterface, webProfile: CodecProfile,

@@ -46,7 +46,9 @@ public final class MediaSessions: SessionManager {
     private let logger: Logger
     private let state: Mutex<State>
     private let failureHandler = Mutex<(@Sendable (String, MediaFailureCause) -> Void)?>(nil)
-    private let finals = Mutex<[String: MediaCallInfo]>([:])
+    /// Released calls' last figures, completed once each call's media is torn down; the CDR
+    /// takes them (``finalInfo(call:)``).
+    private let finals = Mutex<[String: EventLoopFuture<MediaCallInfo?>]>([:])
 
     struct State {
         var configuration: TandemConfiguration
@@ -179,44 +181,43 @@ public final class MediaSessions: SessionManager {
         return result
     }
 
+    /// The call has ended: its last figures are taken, then its media is torn down (a call whose
+    /// media is still starting is torn down by its start, once its sockets are open), and the
+    /// figures wait for the CDR in that order.
     public func release(call id: String) {
-        guard let call = state.withLock({ $0.calls[id] }) else { return }
-        state.withLock { $0.calls[id]?.released = true }
-        Task {
-            // The call's last figures, for its CDR.
-            if let info = await self.info(call: id) {
-                self.finals.withLock { finals in
-                    finals[id] = info
-                    if finals.count > 1000, let oldest = finals.keys.first { finals[oldest] = nil }
-                }
-            }
-            // A call whose media is still starting is torn down when the start completes.
+        guard let (call, final) = state.withLock({ state -> (CallMedia, EventLoopPromise<MediaCallInfo?>)? in
+            guard let call = state.calls[id], !call.released, let loop = call.loop else { return nil }
+            state.calls[id]?.released = true
+            return (call, loop.makePromise(of: MediaCallInfo?.self))
+        }) else { return }
+        finals.withLock { finals in
+            finals[id] = final.futureResult
+            if finals.count > 1000, let oldest = finals.keys.first { finals[oldest] = nil }  // nobody is taking them
+        }
+        final.completeWithTask {
+            let info = await self.info(call: id)
             if call.media != nil || !call.starting { await self.teardown(id) }
+            return info
         }
     }
 
-    /// The figures of an ended call's media, once (for its CDR); waits up to a second for the
-    /// call's teardown to record them.
+    /// The figures of an ended call's media, once (for its CDR), when its teardown is done; nil
+    /// for a call that never had media here (refused before its offer was taken).
     public func finalInfo(call id: String) async -> MediaCallInfo? {
-        for _ in 0..<50 {
-            if let info = finals.withLock({ $0.removeValue(forKey: id) }) { return info }
-            // A call that never had media here (refused before its offer was taken) has none.
-            guard state.withLock({ $0.calls[id] != nil }) else { return finals.withLock { $0.removeValue(forKey: id) } }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return nil
+        guard let final = finals.withLock({ $0.removeValue(forKey: id) }) else { return nil }
+        return (try? await final.get()) ?? nil
     }
 
     /// Closes every call's media (at shutdown, after the calls have ended) and waits until each
-    /// call's sockets are closed.
+    /// call's sockets are closed, those still opening included.
     public func closeAll() async {
-        let ids = state.withLock { state -> [String] in
+        let (ids, starts) = state.withLock { state -> ([String], [Task<Void, Never>]) in
             for id in state.calls.keys { state.calls[id]?.released = true }
-            return Array(state.calls.keys)
+            return (Array(state.calls.keys), state.calls.values.compactMap { $0.starting ? $0.start : nil })
         }
         for id in ids { await teardown(id) }
-        // A call whose sockets were still opening is closed by its start task; give it a moment.
-        for _ in 0..<100 where state.withLock({ !$0.calls.isEmpty }) { try? await Task.sleep(for: .milliseconds(10)) }
+        // A call whose sockets were still opening is closed by its start, which sees it released.
+        for start in starts { await start.value }
         workers.stop()
     }
 
@@ -342,45 +343,52 @@ public final class MediaSessions: SessionManager {
     }
 
     private func launch(_ start: MediaCallStart, call id: String) {
-        state.withLock { $0.calls[id]?.starting = true }
         let logger = logger
         let failureHandler = failureHandler.withLock { $0 }
         let listening = state.withLock { $0.calls[id]?.listening }
-        Task {
-            let early = await listening?.value
-            do {
-                let media = try await MediaCall.start(
-                    plan: start.plan, webCore: start.webCore(), trunkCore: start.trunkCore(), on: start.loop, listening: early,
-                    onWebEvent: { event in
-                        switch event {
-                        case .selected(let address): logger.debug("ICE selected the browser's address", metadata: ["call": "\(id)", "remote": "\(address)"])
-                        case .connected(let profile): logger.debug("DTLS connected", metadata: ["call": "\(id)", "srtp": "\(profile.rawValue)"])
-                        case .failed: break
-                        }
-                    },
-                    onFailure: { [weak self] cause in
-                        // A call signaling has already ended has no media left to fail: its
-                        // browser closed DTLS as it hung up, and the BYE won the race.
-                        guard let self, self.state.withLock({ $0.calls[id].map { !$0.released } ?? false }) else { return }
-                        self.failed(id, cause, handler: failureHandler)
-                    })
-                let released = state.withLock { state -> Bool in
-                    state.calls[id]?.media = media
-                    state.calls[id]?.starting = false
-                    return state.calls[id]?.released ?? true
-                }
-                logger.debug("media started", metadata: ["call": "\(id)", "mode": "\(media.mode)",
-                                                         "web": "\(start.plan.web.codec)", "trunk": "\(start.plan.trunk.codec)"])
-                if released { await teardown(id) }
-            } catch {
-                await early?.close()
-                logger.warning("media sockets could not be opened", metadata: ["call": "\(id)", "error": "\(error)"])
-                let released = state.withLock { state -> Bool in
-                    state.calls[id]?.starting = false
-                    return state.calls[id]?.released ?? true
-                }
-                if released { await teardown(id) } else { failed(id, .socketError, handler: failureHandler) }
+        // The start is kept with the call, made under the lock so that a release or a shutdown
+        // sees it: either finds the call starting, and the start finishes the teardown.
+        state.withLock { state in
+            state.calls[id]?.starting = true
+            state.calls[id]?.start = Task { await self.start(start, call: id, listening: listening, logger: logger, failureHandler: failureHandler) }
+        }
+    }
+
+    private func start(_ start: MediaCallStart, call id: String, listening: Task<WebRTCLeg?, Never>?, logger: Logger,
+                       failureHandler: (@Sendable (String, MediaFailureCause) -> Void)?) async {
+        let early = await listening?.value
+        do {
+            let media = try await MediaCall.start(
+                plan: start.plan, webCore: start.webCore(), trunkCore: start.trunkCore(), on: start.loop, listening: early,
+                onWebEvent: { event in
+                    switch event {
+                    case .selected(let address): logger.debug("ICE selected the browser's address", metadata: ["call": "\(id)", "remote": "\(address)"])
+                    case .connected(let profile): logger.debug("DTLS connected", metadata: ["call": "\(id)", "srtp": "\(profile.rawValue)"])
+                    case .failed: break
+                    }
+                },
+                onFailure: { [weak self] cause in
+                    // A call signaling has already ended has no media left to fail: its
+                    // browser closed DTLS as it hung up, and the BYE won the race.
+                    guard let self, self.state.withLock({ $0.calls[id].map { !$0.released } ?? false }) else { return }
+                    self.failed(id, cause, handler: failureHandler)
+                })
+            let released = state.withLock { state -> Bool in
+                state.calls[id]?.media = media
+                state.calls[id]?.starting = false
+                return state.calls[id]?.released ?? true
             }
+            logger.debug("media started", metadata: ["call": "\(id)", "mode": "\(media.mode)",
+                                                     "web": "\(start.plan.web.codec)", "trunk": "\(start.plan.trunk.codec)"])
+            if released { await teardown(id) }
+        } catch {
+            await early?.close()
+            logger.warning("media sockets could not be opened", metadata: ["call": "\(id)", "error": "\(error)"])
+            let released = state.withLock { state -> Bool in
+                state.calls[id]?.starting = false
+                return state.calls[id]?.released ?? true
+            }
+            if released { await teardown(id) } else { failed(id, .socketError, handler: failureHandler) }
         }
     }
 
@@ -471,32 +479,26 @@ public final class MediaSessions: SessionManager {
         call.pending = nil
         do {
             let trunkNegotiated: NegotiatedAudio
+            var iceRestart: (local: ICECredentials, ufrag: String, password: String)?
             switch pending.from {
             case .web:
                 trunkNegotiated = try applyPlainAnswer(answer, to: pending.ourOffer)
                 call.webNegotiated = pending.negotiated
-                if let restart = pending.iceRestart, let media = call.media {
-                    let local = call.localICE
-                    Task { await media.webLeg?.restartICE(local: local, remoteUfrag: restart.ufrag, remotePassword: restart.pwd) }
-                }
+                if let restart = pending.iceRestart { iceRestart = (call.localICE, restart.ufrag, restart.pwd) }
             case .trunk:
                 let webNegotiated = try applyWebRTCAnswer(answer, to: pending.ourOffer)
-                if let old = call.webNegotiated?.remoteICE?.credentials, let new = webNegotiated.remoteICE?.credentials, old.ufrag != new.ufrag,
-                    let media = call.media {
-                    let local = call.localICE
-                    Task { await media.webLeg?.restartICE(local: local, remoteUfrag: new.ufrag, remotePassword: new.pwd) }
+                if let old = call.webNegotiated?.remoteICE?.credentials, let new = webNegotiated.remoteICE?.credentials, old.ufrag != new.ufrag {
+                    iceRestart = (call.localICE, new.ufrag, new.pwd)
                 }
                 call.webNegotiated = webNegotiated
                 trunkNegotiated = pending.negotiated
             }
             call.trunkNegotiated = trunkNegotiated
-            if let media = call.media {
-                let remote = trunkNegotiated.remoteAddress.flatMap { address in
-                    trunkNegotiated.remotePort.flatMap { try? SocketAddress(ipAddress: address, port: $0) }
-                }
-                let direction = RTPLegCore.Direction(trunkNegotiated.direction)
-                Task { await media.trunkLeg?.update(remote: remote, direction: direction) }
+            // Both legs change on the call's loop, in order: the ICE restart, then the trunk.
+            let remote = trunkNegotiated.remoteAddress.flatMap { address in
+                trunkNegotiated.remotePort.flatMap { try? SocketAddress(ipAddress: address, port: $0) }
             }
+            call.media?.renegotiate(iceRestart: iceRestart, trunkRemote: remote, trunkDirection: RTPLegCore.Direction(trunkNegotiated.direction))
             return .sdp(Array(pending.answer.utf8))
         } catch let error as SDPNegotiationError {
             return .rejected(warning: error.reason)

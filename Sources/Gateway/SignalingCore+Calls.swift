@@ -80,7 +80,7 @@ extension SignalingCore {
         var endpoint: LocalEndpoint
         var bReliable: Bool
         var routeName: String?
-        var routingLog: [SignalingEffect<Destination>] = []
+        var failover: [String: String]?  // logged with the call's id once it is a call
         if side == .web {
             guard let route = routing.route(number) else { return refuse(404, "Not Found (no route)") }
             // The first trunk of the rule's list that can take the call now; a trunk known to be
@@ -107,9 +107,7 @@ extension SignalingCore {
             let trunk = chosen.trunk
             routeName = route.rule
             if !passedOver.isEmpty {
-                routingLog.append(.log(OperatorLog(.notice, "trunk failover", [
-                    "trunk": trunk.name, "passed_over": passedOver.joined(separator: ", "), "route": route.rule, "callee": number,
-                ])))
+                failover = ["trunk": trunk.name, "passed_over": passedOver.joined(separator: ", "), "route": route.rule, "callee": number]
             }
             destination = chosen.destination
             endpoint = chosen.local
@@ -187,6 +185,7 @@ extension SignalingCore {
         calls[callID] = call
         callByServerTransaction[id] = callID
         callByClientTransaction[bTransaction] = callID
+        let routingLog = failover.map { fields in [SignalingEffect<Destination>.log(OperatorLog(.notice, "trunk failover", fields.merging(["call": callID]) { a, _ in a }))] } ?? []
         return routingLog + [callStarted(call, destination: requestURI)] + handle(events, now: now)
     }
 

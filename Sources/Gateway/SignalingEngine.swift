@@ -32,8 +32,12 @@ public actor SignalingEngine {
         didSet {
             deadlineKnown = false
             if !ticking { wakeTimer() }
+            if drainWaiter != nil && core.activeCalls == 0 { endDrainWait() }
         }
     }
+    /// A drain waiting for the last call to end, and its deadline.
+    private var drainWaiter: CheckedContinuation<Void, Never>?
+    private var drainDeadline: Task<Void, Never>?
     private var deadlineKnown = false
     private var deadline: NIODeadline?
     private var timer: Task<Void, Never>?
@@ -109,16 +113,28 @@ public actor SignalingEngine {
     public func drain(timeout: Duration) async -> DrainOutcome {
         core.admitting = false
         let atStart = core.activeCalls
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while core.activeCalls > 0 && clock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
+        if atStart > 0 {
+            // Woken by the change that ends the last call, or by the deadline.
+            await withCheckedContinuation { continuation in
+                drainWaiter = continuation
+                drainDeadline = Task { [weak self] in
+                    try? await Task.sleep(for: timeout)
+                    await self?.endDrainWait()
+                }
+            }
+            drainDeadline?.cancel()
+            drainDeadline = nil
         }
         let remaining = core.activeCalls
         if remaining > 0 {
             await perform(core.endAllCalls(now: .now()))
         }
         return DrainOutcome(endedNaturally: atStart - remaining, endedByDeadline: remaining)
+    }
+
+    private func endDrainWait() {
+        drainWaiter?.resume()
+        drainWaiter = nil
     }
 
     /// How the core names Tandem and reaches trunks and browsers, from the configuration and the

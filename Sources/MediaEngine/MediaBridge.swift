@@ -91,6 +91,26 @@ public final class MediaBridge {
     /// An RTP packet from the trunk; returns the packets for the browser.
     public func fromTrunk(_ packet: [UInt8]) -> [[UInt8]] { toWeb.process(packet, counters: &counters) }
 
+    /// What relaying a packet where it lies gave (see `relayFromWeb(inPlace:length:header:)`).
+    public enum InPlaceRelay {
+        /// Not for the fast path (transcoding, a telephone event): `fromWeb`/`fromTrunk` take it.
+        case general
+        case dropped
+        /// The packet for the other leg: `length` bytes at the start of the buffer.
+        case packet(length: Int, header: RTPHeader)
+    }
+
+    /// Relays a decrypted RTP packet from the browser where it lies: its header is rewritten onto
+    /// Tandem's stream toward the trunk, the payload moved up behind it if need be.
+    public func relayFromWeb(inPlace buffer: UnsafeMutableRawBufferPointer, length: Int, header: RTPHeader) -> InPlaceRelay {
+        toTrunk.relay(inPlace: buffer, length: length, header: header, counters: &counters)
+    }
+
+    /// The same for a packet from the trunk, toward the browser.
+    public func relayFromTrunk(inPlace buffer: UnsafeMutableRawBufferPointer, length: Int, header: RTPHeader) -> InPlaceRelay {
+        toWeb.relay(inPlace: buffer, length: length, header: header, counters: &counters)
+    }
+
     /// Queues a DTMF digit the browser sent by SIP INFO, to go to the trunk as RFC 4733 events
     /// paced in real time by `timeout(now:)`; false when the trunk has no telephone-event.
     @discardableResult
@@ -179,13 +199,50 @@ private final class Direction {
             return []
         }
         if relay {
-            let (outSequence, outTimestamp) = rewriter.rewrite(source: header.ssrc, sequence: header.sequenceNumber,
-                                                               timestamp: header.timestamp, gap: inputPacketTicks)
-            counters.relayed += 1
-            return [makePacket(marker: header.marker, payloadType: output.payloadType, sequence: outSequence, timestamp: outTimestamp,
-                               payload: packet[header.payloadRange])]
+            var out = packet
+            let relayed = out.withUnsafeMutableBytes { rewrite(inPlace: $0, header: header, counters: &counters) }
+            out.removeLast(out.count - relayed.length)
+            return [out]
         }
         return transcode(packet, header: header, counters: &counters)
+    }
+
+    /// The fast path's relay: a packet of the negotiated payload type is rewritten where it lies.
+    func relay(inPlace buffer: UnsafeMutableRawBufferPointer, length: Int, header: RTPHeader,
+               counters: inout MediaBridgeCounters) -> MediaBridge.InPlaceRelay {
+        guard relay, input.telephoneEvent?.payloadType != header.payloadType else { return .general }
+        guard header.payloadType == input.payloadType else {
+            counters.dropped += 1  // comfort noise, a codec not negotiated, ...
+            return .dropped
+        }
+        let relayed = rewrite(inPlace: buffer, header: header, counters: &counters)
+        return .packet(length: relayed.length, header: relayed.header)
+    }
+
+    /// Rewrites a relayed packet's header onto our stream (sequence, timestamp, SSRC, payload
+    /// type) and moves its payload up behind a 12-byte header (no CSRCs, extension or padding).
+    private func rewrite(inPlace buffer: UnsafeMutableRawBufferPointer, header: RTPHeader,
+                         counters: inout MediaBridgeCounters) -> (length: Int, header: RTPHeader) {
+        let (outSequence, outTimestamp) = rewriter.rewrite(source: header.ssrc, sequence: header.sequenceNumber,
+                                                           timestamp: header.timestamp, gap: inputPacketTicks)
+        counters.relayed += 1
+        let payload = header.payloadRange
+        if payload.lowerBound != 12, !payload.isEmpty {
+            buffer.baseAddress!.advanced(by: 12).copyMemory(from: buffer.baseAddress!.advanced(by: payload.lowerBound), byteCount: payload.count)
+        }
+        RTPHeader.write(marker: header.marker, payloadType: output.payloadType, sequenceNumber: outSequence, timestamp: outTimestamp,
+                        ssrc: output.ssrc, into: buffer)
+        var out = header
+        out.payloadType = output.payloadType
+        out.sequenceNumber = outSequence
+        out.timestamp = outTimestamp
+        out.ssrc = output.ssrc
+        out.csrcCount = 0
+        out.extensionProfile = nil
+        out.extensionRange = nil
+        out.payloadRange = 12..<(12 + payload.count)
+        out.paddingLength = 0
+        return (12 + payload.count, out)
     }
 
     // MARK: Transcoding

@@ -5,7 +5,9 @@
 // timeout) is reported once through `onFailure`, and the signaling side ends the call.
 
 import AudioCodecs
+import ICE
 import NIOCore
+import RTP
 
 /// Where a call's legs listen and what they agreed on.
 public struct MediaCallPlan: Sendable {
@@ -93,6 +95,11 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
             try await eventLoop.submit {
                 call.web = web
                 call.trunk = trunk
+                if call.mode == .relay {
+                    // Relayed media stays in the loop's receive buffer from socket to socket.
+                    web.onRTPInPlace = { [weak call] buffer, length, header in call?.relayFromWeb(buffer, length: length, header: header) }
+                    trunk.onRTPInPlace = { [weak call] buffer, length, header in call?.relayFromTrunk(buffer, length: length, header: header) }
+                }
                 if let interval = plan.readInterval {
                     web.readInBatches(every: interval)
                     trunk.readInBatches(every: interval)
@@ -112,6 +119,17 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
         }
     }
 
+    /// A completed re-INVITE: the browser's new ICE credentials when it restarted ICE, then the
+    /// trunk's address and direction. Applied on the call's loop in this order, after whatever
+    /// the loop was already doing for the call.
+    public func renegotiate(iceRestart: (local: ICECredentials, ufrag: String, password: String)?, trunkRemote: SocketAddress?,
+                            trunkDirection: RTPLegCore.Direction) {
+        eventLoop.execute {
+            if let iceRestart { self.web?.restartICE(local: iceRestart.local, remoteUfrag: iceRestart.ufrag, remotePassword: iceRestart.password) }
+            self.trunk?.update(remote: trunkRemote, direction: trunkDirection)
+        }
+    }
+
     public var webLeg: WebRTCLeg? { get async { try? await eventLoop.submit { self.web }.get() } }
     public var trunkLeg: RTPLeg? { get async { try? await eventLoop.submit { self.trunk }.get() } }
 
@@ -125,6 +143,8 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
         let (web, trunk) = (try? await eventLoop.submit { () -> (WebRTCLeg?, RTPLeg?) in
             self.digitTimer.cancel()
             let legs = (self.web, self.trunk)
+            self.web?.onRTPInPlace = nil
+            self.trunk?.onRTPInPlace = nil
             self.web = nil
             self.trunk = nil
             return legs
@@ -138,6 +158,24 @@ public final class MediaCall: @unchecked Sendable {  // confined to `eventLoop`
     private func fromWeb(_ packet: [UInt8]) {
         guard let trunk else { return }
         for out in bridge.fromWeb(packet) { trunk.sendOnLoop(rtp: out) }
+    }
+
+    private func relayFromWeb(_ buffer: UnsafeMutableRawBufferPointer, length: Int, header: RTPHeader) {
+        guard let trunk else { return }
+        switch bridge.relayFromWeb(inPlace: buffer, length: length, header: header) {
+        case .packet(let length, let header): trunk.sendInPlace(buffer, length: length, header: header)
+        case .dropped: break
+        case .general: fromWeb([UInt8](UnsafeRawBufferPointer(rebasing: buffer[..<length])))
+        }
+    }
+
+    private func relayFromTrunk(_ buffer: UnsafeMutableRawBufferPointer, length: Int, header: RTPHeader) {
+        guard let web else { return }
+        switch bridge.relayFromTrunk(inPlace: buffer, length: length, header: header) {
+        case .packet(let length, let header): web.sendInPlace(buffer, length: length, header: header)
+        case .dropped: break
+        case .general: fromTrunk([UInt8](UnsafeRawBufferPointer(rebasing: buffer[..<length])))
+        }
     }
 
     private func fromTrunk(_ packet: [UInt8]) {

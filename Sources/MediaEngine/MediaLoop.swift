@@ -31,7 +31,9 @@ public final class MediaLoop: EventLoop, @unchecked Sendable {
     private let wake: CInt
     private var thread = pthread_t()
     private let started = ConditionLock(value: false)
-    private let queue = NIOLockedValueBox<[@Sendable () -> Void]>([])
+    private let queue = NIOLockedValueBox(TaskQueue())
+    /// Set, under the queue's lock, once the thread has left its loop for good.
+    private let stopped = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
     private let timerIDs = Atomic<UInt64>(0)
     private let finished = ConditionLock(value: false)
@@ -105,13 +107,19 @@ public final class MediaLoop: EventLoop, @unchecked Sendable {
 
     // MARK: EventLoop
 
-    public var inEventLoop: Bool { pthread_equal(pthread_self(), thread) != 0 }
+    /// On the loop's thread; or anywhere once the loop has stopped (see `execute`).
+    public var inEventLoop: Bool { pthread_equal(pthread_self(), thread) != 0 || stopped.load(ordering: .acquiring) }
 
     public func execute(_ task: @escaping @Sendable () -> Void) {
-        let first = queue.withLockedValue { queue -> Bool in
-            queue.append(task)
-            return queue.count == 1
+        let (first, runNow) = queue.withLockedValue { queue -> (Bool, Bool) in
+            if queue.stopped { return (false, true) }
+            queue.tasks.append(task)
+            return (queue.tasks.count == 1, false)
         }
+        // A stopped loop has no state left to guard and no thread to run on: what it is handed
+        // runs at once, so that a future completed at the stop can still be waited for (NIO
+        // hands a callback added to a completed future to its loop).
+        if runNow { return task() }
         // The loop looks at the queue before it sleeps: only a task from another thread that
         // finds the queue empty needs to wake it.
         if first && !inEventLoop { tandem_eventfd_signal(wake) }
@@ -122,7 +130,8 @@ public final class MediaLoop: EventLoop, @unchecked Sendable {
         let id = timerIDs.add(1, ordering: .relaxed).newValue
         let run: (Bool) -> Void = { cancelled in
             if cancelled { return promise.fail(EventLoopError.cancelled) }
-            do { promise.succeed(try task()) } catch { promise.fail(error) }
+            // The task runs on the loop, where the promise is completed.
+            do { promise.assumeIsolatedUnsafeUnchecked().succeed(try task()) } catch { promise.fail(error) }
         }
         nonisolated(unsafe) let unsafeRun = run
         if inEventLoop {
@@ -247,6 +256,15 @@ public final class MediaLoop: EventLoop, @unchecked Sendable {
         timerTasks = [:]
         readers = []
         pollers = [:]
+        // From here on tasks run where they are handed in; the last ones that came before that
+        // run now.
+        let late = queue.withLockedValue { queue -> [@Sendable () -> Void] in
+            queue.stopped = true
+            stopped.store(true, ordering: .releasing)
+            defer { queue.tasks = [] }
+            return queue.tasks
+        }
+        for task in late { task() }
         finished.lock()
         finished.unlock(withValue: true)
     }
@@ -254,7 +272,7 @@ public final class MediaLoop: EventLoop, @unchecked Sendable {
     /// Milliseconds epoll may sleep: none with tasks queued, until the next timer otherwise
     /// (rounded up, so a timer is never found not yet due), and without limit when nothing is.
     private func timeout() -> CInt {
-        if !queue.withLockedValue({ $0.isEmpty }) { return 0 }
+        if !queue.withLockedValue({ $0.tasks.isEmpty }) { return 0 }
         guard let next = timers.min else { return -1 }
         let remaining = (next.deadline - .now()).nanoseconds
         guard remaining > 0 else { return 0 }
@@ -272,8 +290,8 @@ public final class MediaLoop: EventLoop, @unchecked Sendable {
 
     private func runQueue() {
         let tasks = queue.withLockedValue { queue -> [@Sendable () -> Void] in
-            defer { queue.removeAll(keepingCapacity: true) }
-            return queue
+            defer { queue.tasks.removeAll(keepingCapacity: true) }
+            return queue.tasks
         }
         for task in tasks { task() }
     }
@@ -325,6 +343,12 @@ public final class MediaLoopGroup: EventLoopGroup, @unchecked Sendable {
     public func shutdown() async {
         for loop in loops { await loop.shutdown() }
     }
+}
+
+/// Tasks handed to a loop from other threads, and whether it still takes them.
+private struct TaskQueue {
+    var tasks: [@Sendable () -> Void] = []
+    var stopped = false
 }
 
 /// A timer of the loop: due at `deadline`; ties are broken by the order they came in.

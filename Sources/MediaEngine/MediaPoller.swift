@@ -20,7 +20,8 @@ final class MediaPoller {  // confined to `eventLoop`
     let interval: TimeAmount
     private let epoll: CInt
     private var sockets: [CInt: MediaSocket] = [:]
-    private var ticker: RepeatedTask?
+    /// The loop's timer for the next tick, while there are sockets.
+    private var ticker: UInt64?
     private static let maxEvents = 64
     private let ready = UnsafeMutablePointer<CInt>.allocate(capacity: MediaPoller.maxEvents)
 
@@ -33,7 +34,6 @@ final class MediaPoller {  // confined to `eventLoop`
     }
 
     deinit {
-        ticker?.cancel()
         Glibc.close(epoll)
         ready.deallocate()
     }
@@ -45,9 +45,7 @@ final class MediaPoller {  // confined to `eventLoop`
     func add(_ descriptor: CInt, for socket: MediaSocket) -> Bool {
         guard tandem_epoll_add(epoll, descriptor) == 0 else { return false }
         sockets[descriptor] = socket
-        if ticker == nil {
-            ticker = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in self?.tick() }
-        }
+        if ticker == nil { arm(at: .now() + interval) }
         return true
     }
 
@@ -55,18 +53,23 @@ final class MediaPoller {  // confined to `eventLoop`
     func remove(_ descriptor: CInt) {
         guard sockets.removeValue(forKey: descriptor) != nil else { return }
         tandem_epoll_remove(epoll, descriptor)
-        if sockets.isEmpty {
-            ticker?.cancel()
-            ticker = nil
+        if sockets.isEmpty, let ticker {
+            eventLoop.cancelTimer(ticker)
+            self.ticker = nil
         }
     }
 
+    private func arm(at deadline: NIODeadline) {
+        ticker = eventLoop.schedule(at: deadline) { [weak self] in self?.tick() }
+    }
+
     private func tick() {
+        ticker = nil
         let count = tandem_epoll_ready(epoll, ready, CInt(Self.maxEvents))
-        guard count > 0 else { return }
-        for index in 0..<Int(count) {
+        for index in 0..<Int(max(0, count)) {
             // A handler may have closed a socket of this batch: only sockets still here are read.
             sockets[ready[index]]?.readable()
         }
+        if !sockets.isEmpty && ticker == nil { arm(at: eventLoop.wakeTime + interval) }
     }
 }

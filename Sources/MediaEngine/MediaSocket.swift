@@ -34,7 +34,11 @@ final class MediaSocket: MediaReadable, @unchecked Sendable {  // confined to `e
     let localAddress: SocketAddress?
     /// Follows the leg core's next deadline; the leg driver sets what it does.
     let timer: LoopTimer
-    private let onDatagram: ([UInt8], SocketAddress) -> Void
+    private var onDatagram: ([UInt8], SocketAddress) -> Void
+    /// The packet path: offered every datagram first, in the loop's receive buffer (of
+    /// `MediaLoop.datagramCapacity` bytes, so a packet can grow in place by an SRTP trailer), with
+    /// its length; true when it took the datagram, false to hand it to `onDatagram` as an array.
+    var fastPath: ((UnsafeMutableRawBufferPointer, Int, SocketAddress) -> Bool)?
 
     private init(eventLoop: MediaLoop, descriptor: CInt, localAddress: SocketAddress?, onDatagram: @escaping ([UInt8], SocketAddress) -> Void) {
         self.eventLoop = eventLoop
@@ -99,8 +103,13 @@ final class MediaSocket: MediaReadable, @unchecked Sendable {  // confined to `e
     }
 
     func send(_ bytes: [UInt8], to destination: SocketAddress) {
+        bytes.withUnsafeBytes { send($0, to: destination) }
+    }
+
+    /// Sends the bytes of a buffer (the packet path: no array).
+    func send(_ payload: UnsafeRawBufferPointer, to destination: SocketAddress) {
         guard descriptor >= 0 else { return }
-        _ = bytes.withUnsafeBytes { payload -> Int in
+        _ = {
             switch destination {
             case .v4(let address):
                 var raw = address.address
@@ -119,7 +128,7 @@ final class MediaSocket: MediaReadable, @unchecked Sendable {  // confined to `e
             default:
                 return -1
             }
-        }
+        }()
     }
 
     /// From now on, reads the socket every `interval` (in batches) instead of as each datagram
@@ -145,6 +154,10 @@ final class MediaSocket: MediaReadable, @unchecked Sendable {  // confined to `e
             self.poller = nil
             Glibc.close(self.descriptor)
             self.descriptor = -1
+            // The handlers hold the leg that holds this socket: let go of them.
+            self.onDatagram = { _, _ in }
+            self.fastPath = nil
+            self.timer.onFire = {}
         }.get()
     }
 
@@ -158,9 +171,14 @@ final class MediaSocket: MediaReadable, @unchecked Sendable {  // confined to `e
             for index in 0..<count {
                 // A datagram larger than the buffer is truncated: no media packet is that long,
                 // and the leg's parsers reject what is left.
-                let bytes = [UInt8](UnsafeRawBufferPointer(start: batch[index].buffer, count: batch[index].length))
-                withUnsafePointer(to: &batch[index].source) { source in
-                    received(bytes, fromRaw: UnsafeRawPointer(source), length: Int(batch[index].source_length))
+                let length = batch[index].length
+                let source = withUnsafePointer(to: &batch[index].source) { source in
+                    address(fromRaw: UnsafeRawPointer(source), length: Int(batch[index].source_length))
+                }
+                guard let source else { continue }
+                let buffer = UnsafeMutableRawBufferPointer(start: batch[index].buffer, count: MediaLoop.datagramCapacity)
+                if fastPath?(buffer, length, source) != true {
+                    onDatagram([UInt8](UnsafeRawBufferPointer(rebasing: buffer[..<length])), source)
                 }
                 // The handler may have closed this very socket.
                 if descriptor < 0 { return }
@@ -169,20 +187,17 @@ final class MediaSocket: MediaReadable, @unchecked Sendable {  // confined to `e
         }
     }
 
-    /// A datagram read, with its source as the kernel gave it.
-    private func received(_ bytes: [UInt8], fromRaw name: UnsafeRawPointer, length: Int) {
-        let source: SocketAddress
+    /// A datagram's source as an address, from the raw one the kernel gave (the last one is kept).
+    private func address(fromRaw name: UnsafeRawPointer, length: Int) -> SocketAddress? {
         if let cached = lastSourceAddress, length == lastSourceLength,
             withUnsafeBytes(of: &lastSource, { memcmp($0.baseAddress!, name, length) == 0 }) {
-            source = cached
-        } else {
-            guard let address = Self.address(name, length: length) else { return }
-            withUnsafeMutableBytes(of: &lastSource) { $0.baseAddress!.copyMemory(from: name, byteCount: min(length, $0.count)) }
-            lastSourceLength = length
-            lastSourceAddress = address
-            source = address
+            return cached
         }
-        onDatagram(bytes, source)
+        guard let address = Self.address(name, length: length) else { return nil }
+        withUnsafeMutableBytes(of: &lastSource) { $0.baseAddress!.copyMemory(from: name, byteCount: min(length, $0.count)) }
+        lastSourceLength = length
+        lastSourceAddress = address
+        return address
     }
 
     private static func address(_ name: UnsafeRawPointer, length: Int) -> SocketAddress? {

@@ -13,6 +13,9 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
     private var ready = false
     private let onEvent: @Sendable (RTPLegEvent) -> Void
     private let onRTP: @Sendable ([UInt8]) -> Void
+    /// The packet path for RTP (a relayed call): the packet stays in the loop's receive buffer,
+    /// its header parsed once; nil hands RTP to `onRTP` as an array.
+    var onRTPInPlace: ((UnsafeMutableRawBufferPointer, Int, RTPHeader) -> Void)?
 
     public var eventLoop: MediaLoop { rtpSocket.eventLoop }
 
@@ -45,6 +48,16 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
             }
         }
         try await eventLoop.submit { [rtcpSocket] in
+            rtpSocket.fastPath = { [unowned leg] buffer, length, source in
+                guard leg.ready, let relay = leg.onRTPInPlace else { return false }
+                switch leg.core.receiveRTP(inPlace: UnsafeRawBufferPointer(rebasing: buffer[..<length]), from: source, now: eventLoop.wakeTime) {
+                case .other: return false
+                case .dropped: return true
+                case .rtp(let length, let header):
+                    relay(buffer, length, header)
+                    return true
+                }
+            }
             leg.rtpSocket = rtpSocket
             leg.rtcpSocket = rtcpSocket
             rtpSocket.timer.onFire = { [weak leg] in
@@ -70,6 +83,12 @@ public final class RTPLeg: @unchecked Sendable {  // confined to its event loop
 
     /// `send(rtp:)` from the leg's own loop (the bridge), without asking which thread this is.
     func sendOnLoop(rtp packet: [UInt8]) { perform(core.send(rtp: packet, now: eventLoop.wakeTime)) }
+
+    /// Sends an RTP packet where it lies (the packet path; on the loop), unless on hold.
+    func sendInPlace(_ buffer: UnsafeMutableRawBufferPointer, length: Int, header: RTPHeader) {
+        guard let destination = core.sendRTP(header, now: eventLoop.wakeTime) else { return }
+        rtpSocket.send(UnsafeRawBufferPointer(rebasing: buffer[..<length]), to: destination)
+    }
 
     /// A new remote address and direction after a re-INVITE (hold, resume, a moved peer).
     public func update(remote: SocketAddress?, direction: RTPLegCore.Direction) {

@@ -179,14 +179,7 @@ public final class RTPLegCore {
                 counters.malformedDropped += 1
                 return output
             }
-            if remoteSSRC != header.ssrc {
-                remoteSSRC = header.ssrc
-                statistics = ReceiveStatistics(clockRate: settings.clockRate)
-            }
-            statistics.received(sequence: header.sequenceNumber, rtpTimestamp: header.timestamp, arrival: now, payloadBytes: header.payloadRange.count)
-            counters.rtpReceived += 1
-            lastReceived = now
-            timedOut = false
+            received(header, now: now)
             output.rtp.append(datagram)
         } else {
             guard let packets = try? RTCP.parse(datagram) else {
@@ -217,18 +210,52 @@ public final class RTPLegCore {
         return output
     }
 
+    /// RTP from the trunk in the steady state, read where it lies: `.rtp` with its header (parsed
+    /// once, here) when it comes from the latched (or expected) source to the RTP port, `.dropped`,
+    /// or `.other` for what `receive` handles (RTCP, a first packet to latch on, a moved source).
+    public func receiveRTP(inPlace packet: UnsafeRawBufferPointer, from source: SocketAddress, now: NIODeadline) -> InPlaceRTP {
+        guard settings.strictSource || latched, PacketKind.classify(packet) == .rtp else { return .other }
+        guard sameHostAndPort(source, remote) else {
+            counters.wrongSourceDropped += 1
+            return .dropped
+        }
+        guard let header = try? RTPHeader(parsing: packet) else {
+            counters.malformedDropped += 1
+            return .dropped
+        }
+        received(header, now: now)
+        return .rtp(length: packet.count, header: header)
+    }
+
+    private func received(_ header: RTPHeader, now: NIODeadline) {
+        if remoteSSRC != header.ssrc {
+            remoteSSRC = header.ssrc
+            statistics = ReceiveStatistics(clockRate: settings.clockRate)
+        }
+        statistics.received(sequence: header.sequenceNumber, rtpTimestamp: header.timestamp, arrival: now, payloadBytes: header.payloadRange.count)
+        counters.rtpReceived += 1
+        lastReceived = now
+        timedOut = false
+    }
+
     /// Sends an RTP packet to the peer, unless we are on hold (recvonly or inactive).
     public func send(rtp packet: [UInt8], now: NIODeadline) -> RTPLegOutput {
         var output = RTPLegOutput()
-        guard direction == .sendrecv || direction == .sendonly, let header = try? RTPHeader(parsing: packet) else { return output }
+        guard let header = try? RTPHeader(parsing: packet), let destination = sendRTP(header, now: now) else { return output }
+        output.datagrams.append((packet, destination))
+        return output
+    }
+
+    /// Where an RTP packet with `header` goes (counted as sent), or nil on hold.
+    public func sendRTP(_ header: RTPHeader, now: NIODeadline) -> SocketAddress? {
+        guard direction == .sendrecv || direction == .sendonly else { return nil }
         sentPackets &+= 1
         sentOctets &+= UInt32(header.payloadRange.count)
         payloadBytesSent += UInt64(header.payloadRange.count)
         lastSentTimestamp = header.timestamp
         lastSentAt = now
         counters.rtpSent += 1
-        output.datagrams.append((packet, remote))
-        return output
+        return remote
     }
 
     /// RTCP reports and the media timeout.

@@ -4,6 +4,7 @@
 
 import ICE
 import NIOCore
+import RTP
 
 public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
     private var core: WebRTCLegCore?
@@ -15,6 +16,9 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
     /// Tandem's offer starts its ICE checks before its answer reaches Tandem.
     private var early: [([UInt8], SocketAddress)] = []
     private static let earlyLimit = 64
+    /// The packet path for decrypted RTP (a relayed call): the packet stays in the loop's receive
+    /// buffer, its header parsed once; nil hands RTP to `onRTP` as an array.
+    var onRTPInPlace: ((UnsafeMutableRawBufferPointer, Int, RTPHeader) -> Void)?
     /// How many early datagrams the core got at attach (for diagnostics).
     public private(set) var earlyReplayed = 0
 
@@ -45,6 +49,16 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
             }
         }
         try await eventLoop.submit {
+            socket.fastPath = { [unowned leg] buffer, length, source in
+                guard let core = leg.core, let relay = leg.onRTPInPlace else { return false }
+                switch core.receiveRTP(inPlace: buffer, length: length, from: source, now: eventLoop.wakeTime) {
+                case .other: return false
+                case .dropped: return true
+                case .rtp(let length, let header):
+                    relay(buffer, length, header)
+                    return true
+                }
+            }
             socket.timer.onFire = { [weak leg] in
                 guard let leg, let core = leg.core else { return }
                 leg.perform(core.timeout(now: leg.eventLoop.wakeTime))
@@ -85,6 +99,14 @@ public final class WebRTCLeg: @unchecked Sendable {  // confined to `eventLoop`
 
     /// `send(rtp:)` from the leg's own loop (the bridge), without asking which thread this is.
     func sendOnLoop(rtp packet: [UInt8]) { if let core { perform(core.send(rtp: packet, now: eventLoop.wakeTime)) } }
+
+    /// Encrypts and sends an RTP packet where it lies (the packet path; on the loop): `buffer` has
+    /// room for the SRTP trailer after the packet's `length` bytes.
+    func sendInPlace(_ buffer: UnsafeMutableRawBufferPointer, length: Int, header: RTPHeader) {
+        guard let core, let (protected, destination) = core.sendRTP(inPlace: buffer, length: length, header: header, now: eventLoop.wakeTime)
+        else { return }
+        socket.send(UnsafeRawBufferPointer(rebasing: buffer[..<protected]), to: destination)
+    }
 
     /// Restarts ICE (a re-INVITE with new credentials) on the leg's loop.
     public func restartICE(local: ICECredentials, remoteUfrag: String, remotePassword: String) {

@@ -54,6 +54,17 @@ public struct WebRTCLegOutput: Sendable {
     }
 }
 
+/// What a leg's fast path made of a datagram in its receive buffer (see `WebRTCLegCore.receiveRTP`
+/// and `RTPLegCore.receiveRTP`).
+public enum InPlaceRTP {
+    /// Not media in the steady state (STUN, DTLS, RTCP, a source to latch): the general path's.
+    case other
+    /// Dropped and counted.
+    case dropped
+    /// A plain RTP packet of `length` bytes at the start of the buffer.
+    case rtp(length: Int, header: RTPHeader)
+}
+
 /// What call detail status shows of a WebRTC leg.
 public struct WebRTCLegStatus: Sendable, Equatable {
     public var selected: SocketAddress?
@@ -177,25 +188,11 @@ public final class WebRTCLegCore {
             if dtlsBegan == nil { dtlsBegan = now }
             handle(dtls.receive(datagram, now: now), into: &output, now: now)
         case .rtp:
-            guard ice.permitted(source), let inbound else {
-                counters.unpermittedDropped += 1
-                return output
-            }
             var packet = datagram
-            do {
-                try inbound.unprotect(rtp: &packet)
-                counters.rtpReceived += 1
-                if let header = try? RTPHeader(parsing: packet) {
-                    if remoteSSRC != header.ssrc {
-                        remoteSSRC = header.ssrc
-                        statistics = ReceiveStatistics(clockRate: clockRate)
-                    }
-                    statistics.received(sequence: header.sequenceNumber, rtpTimestamp: header.timestamp, arrival: now,
-                                        payloadBytes: header.payloadRange.count)
-                }
+            let outcome = packet.withUnsafeMutableBytes { receiveRTP(inPlace: $0, length: $0.count, from: source, now: now) }
+            if case .rtp(let length, _) = outcome {
+                packet.removeLast(packet.count - length)
                 output.rtp.append(packet)
-            } catch {
-                counters.srtpDropped += 1
             }
         case .rtcp:
             guard ice.permitted(source), let inbound else {
@@ -227,23 +224,58 @@ public final class WebRTCLegCore {
         return output
     }
 
+    /// SRTP from the browser, decrypted where it lies (the first `length` bytes of `buffer`):
+    /// `.rtp` with the plain packet's length and header (parsed once, here), `.dropped`, or
+    /// `.other` for what is not SRTP (STUN, DTLS, SRTCP), which `receive` handles.
+    public func receiveRTP(inPlace buffer: UnsafeMutableRawBufferPointer, length: Int, from source: SocketAddress,
+                           now: NIODeadline) -> InPlaceRTP {
+        guard !failed, PacketKind.classify(UnsafeRawBufferPointer(rebasing: buffer[..<length])) == .rtp else { return .other }
+        guard ice.permitted(source), let inbound else {
+            counters.unpermittedDropped += 1
+            return .dropped
+        }
+        guard let plain = try? inbound.unprotect(rtp: buffer, length: length) else {
+            counters.srtpDropped += 1
+            return .dropped
+        }
+        counters.rtpReceived += 1
+        guard let header = try? RTPHeader(parsing: UnsafeRawBufferPointer(rebasing: buffer[..<plain])) else { return .dropped }
+        if remoteSSRC != header.ssrc {
+            remoteSSRC = header.ssrc
+            statistics = ReceiveStatistics(clockRate: clockRate)
+        }
+        statistics.received(sequence: header.sequenceNumber, rtpTimestamp: header.timestamp, arrival: now, payloadBytes: header.payloadRange.count)
+        return .rtp(length: plain, header: header)
+    }
+
     /// Encrypts and sends an RTP packet to the selected pair; nothing before DTLS is up. The
     /// packet's SSRC should be the leg's `localSSRC` for the reports to describe it.
     public func send(rtp packet: [UInt8], now: NIODeadline = .now()) -> WebRTCLegOutput {
         var output = WebRTCLegOutput()
-        guard isConnected, let outbound, let selected else { return output }
+        guard let header = try? RTPHeader(parsing: packet) else { return output }
         var protected = packet
-        guard (try? outbound.protect(rtp: &protected)) != nil else { return output }
-        counters.rtpSent += 1
-        if let header = try? RTPHeader(parsing: packet) {
-            sentPackets &+= 1
-            sentOctets &+= UInt32(header.payloadRange.count)
-            payloadBytesSent += UInt64(header.payloadRange.count)
-            lastSentTimestamp = header.timestamp
-            lastSentAt = now
-        }
-        output.datagrams.append((protected, selected))
+        protected.append(contentsOf: repeatElement(0, count: SRTPSession.rtpTrailerCapacity))
+        guard let (length, destination) = protected.withUnsafeMutableBytes({
+            sendRTP(inPlace: $0, length: packet.count, header: header, now: now)
+        }) else { return output }
+        protected.removeLast(protected.count - length)
+        output.datagrams.append((protected, destination))
         return output
+    }
+
+    /// Encrypts an RTP packet where it lies (the first `length` bytes of `buffer`, which has room
+    /// for the SRTP trailer): the protected length and the selected pair to send it to, or nil
+    /// when nothing may be sent yet.
+    public func sendRTP(inPlace buffer: UnsafeMutableRawBufferPointer, length: Int, header: RTPHeader,
+                        now: NIODeadline) -> (length: Int, to: SocketAddress)? {
+        guard isConnected, let outbound, let selected, let protected = try? outbound.protect(rtp: buffer, length: length) else { return nil }
+        counters.rtpSent += 1
+        sentPackets &+= 1
+        sentOctets &+= UInt32(header.payloadRange.count)
+        payloadBytesSent += UInt64(header.payloadRange.count)
+        lastSentTimestamp = header.timestamp
+        lastSentAt = now
+        return (protected, selected)
     }
 
     /// Encrypts and sends an RTCP compound packet to the selected pair.

@@ -65,9 +65,11 @@ public final class SRTPSession {
 
     /// srtp_t, freed in deinit.
     private let session: OpaquePointer
+    /// RTP under the AEAD profiles, on OpenSSL (see SRTPAEADCipher); SRTCP stays with libsrtp.
+    private let aead: SRTPAEADCipher?
 
     /// Bytes libsrtp may append to an RTP packet (tag and MKI).
-    static let rtpTrailerCapacity = Int(SRTP_MAX_TAG_LEN) + Int(SRTP_MAX_MKI_LEN)
+    public static let rtpTrailerCapacity = Int(SRTP_MAX_TAG_LEN) + Int(SRTP_MAX_MKI_LEN)
     /// Bytes libsrtp may append to an RTCP packet (E flag and index, tag, MKI).
     static let rtcpTrailerCapacity = rtpTrailerCapacity + 4
 
@@ -111,6 +113,18 @@ public final class SRTPSession {
             return srtp_create(&created, &policy)
         }
         guard status == srtp_err_status_ok, let created else { throw SRTPError(status: status) }
+        switch profile {
+        case .aeadAES128GCM, .aeadAES256GCM:
+            do {
+                aead = try SRTPAEADCipher(masterKey: Array(keyAndSalt.prefix(profile.masterKeyLength)),
+                                          masterSalt: Array(keyAndSalt.suffix(profile.masterSaltLength)), encrypting: direction == .outbound)
+            } catch {
+                srtp_dealloc(created)
+                throw error
+            }
+        case .aes128CMSHA1_80, .aes128CMSHA1_32:
+            aead = nil
+        }
         self.session = created
         self.profile = profile
         self.direction = direction
@@ -124,12 +138,12 @@ public final class SRTPSession {
 
     /// Encrypts and authenticates an RTP packet in place.
     public func protect(rtp packet: inout [UInt8]) throws {
-        try transform(&packet, trailer: Self.rtpTrailerCapacity, srtp_protect)
+        try transform(&packet, trailer: Self.rtpTrailerCapacity, rtp: true, srtp_protect)
     }
 
     /// Verifies and decrypts an SRTP packet in place.
     public func unprotect(rtp packet: inout [UInt8]) throws {
-        try transform(&packet, trailer: 0, srtp_unprotect)
+        try transform(&packet, trailer: 0, rtp: true, srtp_unprotect)
     }
 
     /// Encrypts and authenticates an RTCP compound packet in place.
@@ -143,30 +157,76 @@ public final class SRTPSession {
     }
 
     private func transform(
-        _ packet: inout [UInt8], trailer: Int,
+        _ packet: inout [UInt8], trailer: Int, rtp: Bool = false,
         _ operation: (OpaquePointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> srtp_err_status_t
     ) throws {
         guard packet.count >= 8, packet.count <= Int(Int32.max) - trailer else { throw SRTPError(kind: .malformed) }
-        var length = Int32(packet.count)
+        let length = packet.count
         packet.append(contentsOf: repeatElement(0, count: trailer))
-        let status = packet.withUnsafeMutableBytes { operation(session, $0.baseAddress, &length) }
-        guard status == srtp_err_status_ok else {
+        do {
+            let result = try packet.withUnsafeMutableBytes { bytes throws(SRTPError) in
+                try transform(bytes, length: length, trailer: trailer, rtp: rtp, operation)
+            }
+            packet.removeLast(packet.count - result)
+        } catch {
             packet.removeLast(trailer)
-            throw SRTPError(status: status)
+            throw error
         }
-        packet.removeLast(packet.count - Int(length))
+    }
+
+    // MARK: In a caller's buffer
+
+    /// Encrypts and authenticates the RTP packet in the first `length` bytes of `buffer`, which
+    /// has room for the trailer (`rtpTrailerCapacity`); returns the protected length.
+    public func protect(rtp buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
+        try transform(buffer, length: length, trailer: Self.rtpTrailerCapacity, rtp: true, srtp_protect)
+    }
+
+    /// Verifies and decrypts the SRTP packet in the first `length` bytes of `buffer`; returns the
+    /// plain packet's length.
+    public func unprotect(rtp buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
+        try transform(buffer, length: length, trailer: 0, rtp: true, srtp_unprotect)
+    }
+
+    private func transform(
+        _ buffer: UnsafeMutableRawBufferPointer, length: Int, trailer: Int, rtp: Bool = false,
+        _ operation: (OpaquePointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> srtp_err_status_t
+    ) throws(SRTPError) -> Int {
+        guard length >= 8, length + trailer <= buffer.count, length <= Int(Int32.max) - trailer, let base = buffer.baseAddress
+        else { throw SRTPError(kind: .malformed) }
+        if rtp, let aead {
+            guard let headerLength = Self.rtpHeaderLength(buffer, length: length) else { throw SRTPError(kind: .malformed) }
+            return trailer > 0
+                ? try aead.protect(buffer, length: length, headerLength: headerLength)
+                : try aead.unprotect(buffer, length: length, headerLength: headerLength)
+        }
+        var result = Int32(length)
+        let status = operation(session, base, &result)
+        guard status == srtp_err_status_ok else { throw SRTPError(status: status) }
+        return Int(result)
+    }
+
+    /// The length of an RTP header with its CSRCs and extension, if the packet holds it.
+    static func rtpHeaderLength(_ packet: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
+        guard length >= 12 else { return nil }
+        var header = 12 + 4 * Int(packet[0] & 0x0F)
+        if packet[0] & 0x10 != 0 {
+            guard length >= header + 4 else { return nil }
+            header += 4 + 4 * (Int(packet[header + 2]) << 8 | Int(packet[header + 3]))
+        }
+        return header <= length ? header : nil
     }
 
     // MARK: ByteBuffer
 
     /// Encrypts and authenticates the RTP packet in `buffer`'s readable bytes in place.
     public func protect(rtp buffer: inout ByteBuffer) throws {
-        try transform(&buffer, trailer: Self.rtpTrailerCapacity, srtp_protect)
+        try transform(&buffer, trailer: Self.rtpTrailerCapacity, rtp: true, srtp_protect)
     }
 
     /// Verifies and decrypts the SRTP packet in `buffer`'s readable bytes in place.
     public func unprotect(rtp buffer: inout ByteBuffer) throws {
-        try transform(&buffer, trailer: 0, srtp_unprotect)
+        try transform(&buffer, trailer: 0, rtp: true, srtp_unprotect)
     }
 
     /// Encrypts and authenticates the RTCP packet in `buffer`'s readable bytes in place.
@@ -180,19 +240,16 @@ public final class SRTPSession {
     }
 
     private func transform(
-        _ buffer: inout ByteBuffer, trailer: Int,
+        _ buffer: inout ByteBuffer, trailer: Int, rtp: Bool = false,
         _ operation: (OpaquePointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> srtp_err_status_t
     ) throws {
         let count = buffer.readableBytes
         guard count >= 8, count <= Int(Int32.max) - trailer else { throw SRTPError(kind: .malformed) }
         buffer.reserveCapacity(minimumWritableBytes: trailer)
-        var length = Int32(count)
         let start = buffer.readerIndex
-        let session = self.session
-        let status = buffer.withVeryUnsafeMutableBytes { storage in
-            operation(session, storage.baseAddress! + start, &length)
+        let length = try buffer.withVeryUnsafeMutableBytes { storage in
+            try transform(UnsafeMutableRawBufferPointer(rebasing: storage[start...]), length: count, trailer: trailer, rtp: rtp, operation)
         }
-        guard status == srtp_err_status_ok else { throw SRTPError(status: status) }
-        buffer.moveWriterIndex(to: start + Int(length))
+        buffer.moveWriterIndex(to: start + length)
     }
 }

@@ -215,6 +215,8 @@ final class CallFlowTests: XCTestCase {
         XCTAssertEqual(invite.uri.description, "sip:+33123456789@192.0.2.81:5060")
         XCTAssertEqual(logs.last { $0.message == "trunk failover" }?.fields["passed_over"], "pbx down")
         XCTAssertEqual(core.callRecords.first?.trunk, "backup")
+        let callID = try XCTUnwrap(core.callRecords.first?.id)
+        XCTAssertEqual(logs.last { $0.message == "trunk failover" }?.fields["call"], callID, "the failover is logged with its call's id")
     }
 
     func testATrunksCallRateIsCapped() throws {
