@@ -1,7 +1,10 @@
 // The registrar for web users (RFC 3261 §10.3): digest authentication against the user
 // directory (RFC 8760: SHA-256 and MD5, 401 with stale=true for an expired nonce), a user may
 // only register its own address-of-record, Expires and per-contact expires with Min-Expires (423),
-// `Contact: *` removal, and repeated failures from one source slowed down. Sans-IO.
+// `Contact: *` removal. Against guessing and replay: failures slowed down and then locked out
+// per source address and per user (a success resets neither), nonces bound to the address they
+// were issued to, and nonce counts that must grow (a replayed Authorization gets a fresh
+// challenge, not a registration). Sans-IO.
 
 import NIOCore
 import SIP
@@ -28,23 +31,46 @@ public struct AuthenticationFailure: Sendable, Equatable {
         case wrongPassword = "wrong_password"
         case malformed = "malformed_credentials"
         case uriMismatch = "digest_uri_mismatch"
+        /// The source or the user is locked after too many failures: not checked.
+        case lockedOut = "locked_out"
+        /// A nonce count already used with this nonce: a captured header sent again.
+        case replay = "nonce_replay"
     }
 
     public var username: String
     public var reason: Reason
+    public enum Locked: String, Sendable { case source, user }
+    /// Set when this failure locked its source or user.
+    public var lockout: (locked: Locked, lock: AuthenticationFailureLimiter.Lockout)?
+
+    public init(username: String, reason: Reason) {
+        self.username = username
+        self.reason = reason
+    }
+
+    public static func == (a: AuthenticationFailure, b: AuthenticationFailure) -> Bool {
+        a.username == b.username && a.reason == b.reason && a.lockout?.locked == b.lockout?.locked && a.lockout?.lock == b.lockout?.lock
+    }
 }
 
 public struct Registrar: Sendable {
     private var web: WebSettings
     private var users: [String: WebUser]
     private var digest: DigestServer
-    private var limiter = AuthenticationFailureLimiter()
+    /// Failures per source address: slowed from the fourth, locked at the tenth.
+    private var sources = AuthenticationFailureLimiter()
+    /// Failures per user name, from anywhere: locked at the twentieth (a user can be locked by
+    /// whoever knows its name, so later than a source, and for at most a quarter of an hour).
+    private var usersLimiter = AuthenticationFailureLimiter(policy: .init(lockoutFailures: 20, maximumLockout: .seconds(900)))
+    private var nonceCounts: NonceCountTracker
     public private(set) var bindings = RegistrationBindings()
 
     public init(web: WebSettings, users: [WebUser], digest: DigestServer? = nil) {
         self.web = web
         self.users = Dictionary(users.map { ($0.username, $0) }, uniquingKeysWith: { first, _ in first })
-        self.digest = digest ?? DigestServer(realm: web.realm, algorithms: web.digestAlgorithms)
+        let digest = digest ?? DigestServer(realm: web.realm, algorithms: web.digestAlgorithms)
+        self.digest = digest
+        nonceCounts = NonceCountTracker(lifetime: digest.nonceLifetime)
     }
 
     /// Applies a reloaded configuration; bindings of users that no longer exist are dropped.
@@ -140,7 +166,7 @@ public struct Registrar: Sendable {
         let credentials: DigestCredentials
         do {
             guard let found = try Registrar.credentials(in: request, realm: digest.realm) else {
-                return .refused(challenge(request, toTag: toTag, stale: false, now: now))
+                return .refused(challenge(request, toTag: toTag, stale: false, source: source, now: now))
             }
             credentials = found
         } catch {
@@ -153,20 +179,44 @@ public struct Registrar: Sendable {
                 response: request.makeResponse(400, reason: "Bad Request (digest uri does not match the Request-URI)", toTag: toTag), delay: .zero,
                 failure: AuthenticationFailure(username: credentials.username, reason: .uriMismatch)))
         }
+        // A locked source or user is refused without a look at its credentials, right or not:
+        // otherwise the guessing would go on behind the refusals.
+        if sources.lockedUntil(source, now: now) != nil || usersLimiter.lockedUntil(credentials.username, now: now) != nil {
+            return .refused(RegistrarAnswer(
+                response: request.makeResponse(403, reason: "Forbidden (too many failed attempts)", toTag: toTag),
+                delay: sources.delay(for: source, now: now), failure: AuthenticationFailure(username: credentials.username, reason: .lockedOut)))
+        }
         guard let user = users[credentials.username] else {
-            return .refused(failure(request, toTag: toTag, source: source, now: now,
+            // Unknown names count against the source only: counting them per name would let a
+            // flood of made-up names push real users out of the table.
+            return .refused(failure(request, toTag: toTag, source: source, user: nil, now: now,
                                     AuthenticationFailure(username: credentials.username, reason: .unknownUser)))
         }
-        switch digest.verify(credentials, method: request.method.rawValue, password: user.password, now: now) {
+        switch digest.verify(credentials, method: request.method.rawValue, password: user.password, now: now, binding: source) {
         case .valid:
-            limiter.recordSuccess(source: source)
-            return .user(user)
+            guard let issued = digest.issueTime(ofNonce: credentials.nonce) else { break }
+            switch nonceCounts.check(nonce: credentials.nonce, nc: credentials.nc, issued: issued, now: now) {
+            case .accepted:
+                return .user(user)
+            case .unknown:
+                return .refused(challenge(request, toTag: toTag, stale: true, source: source, now: now))
+            case .replayed:
+                // A fresh challenge: a client that reused its count by mistake answers it without
+                // asking its user; a replayer, lacking the password, cannot.
+                var answer = challenge(request, toTag: toTag, stale: true, source: source, now: now)
+                var refusal = AuthenticationFailure(username: credentials.username, reason: .replay)
+                refusal.lockout = sources.recordFailure(source: source, now: now).map { (.source, $0) }
+                answer.failure = refusal
+                answer.delay = sources.delay(for: source, now: now)
+                return .refused(answer)
+            }
         case .stale:
-            return .refused(challenge(request, toTag: toTag, stale: true, now: now))
+            return .refused(challenge(request, toTag: toTag, stale: true, source: source, now: now))
         case .invalid:
-            return .refused(failure(request, toTag: toTag, source: source, now: now,
-                                    AuthenticationFailure(username: credentials.username, reason: .wrongPassword)))
+            break
         }
+        return .refused(failure(request, toTag: toTag, source: source, user: credentials.username, now: now,
+                                AuthenticationFailure(username: credentials.username, reason: .wrongPassword)))
     }
 
     /// Whether a web user of this name exists.
@@ -182,23 +232,27 @@ public struct Registrar: Sendable {
         return RegistrarAnswer(response: response, delay: .zero)
     }
 
-    private func challenge(_ request: SIPRequest, toTag: String, stale: Bool, now: NIODeadline) -> RegistrarAnswer {
+    private func challenge(_ request: SIPRequest, toTag: String, stale: Bool, source: String, now: NIODeadline) -> RegistrarAnswer {
         var response = request.makeResponse(401, toTag: toTag)
         // Browsers' libraries send over WebSocket and answer the last challenge; sipp and older
         // stacks elsewhere answer the first.
         let transport = (try? request.headers.topVia().transport) ?? "UDP"
         let order: DigestServer.ChallengeOrder = transport == "WS" || transport == "WSS" ? .md5Last : .md5First
-        for challenge in digest.challenges(now: now, stale: stale, order: order) {
+        for challenge in digest.challenges(now: now, stale: stale, order: order, binding: source) {
             response.headers.add("WWW-Authenticate", challenge.headerValue)
         }
         return RegistrarAnswer(response: response, delay: .zero)
     }
 
-    private mutating func failure(_ request: SIPRequest, toTag: String, source: String, now: NIODeadline,
+    /// Refused credentials: counted against the source and, when it names a real user, the user;
+    /// the answer waits the source's delay.
+    private mutating func failure(_ request: SIPRequest, toTag: String, source: String, user: String?, now: NIODeadline,
                                   _ failure: AuthenticationFailure) -> RegistrarAnswer {
-        limiter.recordFailure(source: source, now: now)
+        var failure = failure
+        failure.lockout = sources.recordFailure(source: source, now: now).map { (.source, $0) }
+        if let user, let locked = usersLimiter.recordFailure(source: user, now: now) { failure.lockout = failure.lockout ?? (.user, locked) }
         return RegistrarAnswer(response: request.makeResponse(403, reason: "Forbidden (bad credentials)", toTag: toTag),
-                               delay: limiter.delay(for: source, now: now), failure: failure)
+                               delay: sources.delay(for: source, now: now), failure: failure)
     }
 
     /// The Authorization credentials for `realm`, if any; throws when one is malformed.

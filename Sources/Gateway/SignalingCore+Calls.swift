@@ -44,7 +44,7 @@ extension SignalingCore {
                 // A challenge is part of the attempt; refused credentials end it.
                 var effects: [SignalingEffect<Destination>] = []
                 if let failure = answer.failure {
-                    effects.append(authenticationRefused(request, failure))
+                    effects += authenticationRefused(request, failure)
                     effects.append(recordRefusal(request, status: answer.response.statusCode, reason: answer.response.reason,
                                                  side: side, trunk: nil, caller: nil, now: now))
                 }

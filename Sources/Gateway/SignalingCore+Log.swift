@@ -20,14 +20,24 @@ extension SignalingCore {
     }
 
     /// Credentials given and refused: a wrong password, an unknown user, malformed or misdirected
-    /// digest credentials.
-    func authenticationRefused(_ request: SIPRequest, _ failure: AuthenticationFailure) -> SignalingEffect<Destination> {
+    /// digest credentials, a replayed nonce count, a locked source or user; and, when that
+    /// failure locked its source or user, a line saying which and for how long.
+    func authenticationRefused(_ request: SIPRequest, _ failure: AuthenticationFailure) -> [SignalingEffect<Destination>] {
         var fields = sourceFields
         fields["user"] = failure.username.isEmpty ? "-" : failure.username
         fields["reason"] = failure.reason.rawValue
         fields["method"] = request.method.rawValue
         fields["sip_call_id"] = (try? request.headers.callID()) ?? "-"
-        return .log(OperatorLog(.notice, "authentication refused", fields))
+        var effects: [SignalingEffect<Destination>] = [.log(OperatorLog(.notice, "authentication refused", fields))]
+        if let (what, lock) = failure.lockout {
+            var locked = sourceFields
+            locked["locked"] = what.rawValue
+            locked["user"] = fields["user"]
+            locked["seconds"] = String(lock.duration.components.seconds)
+            locked["lockouts"] = String(lock.count)
+            effects.append(.log(OperatorLog(.notice, "authentication lockout", locked)))
+        }
+        return effects
     }
 
     /// A request from an address no trunk allows.

@@ -272,7 +272,7 @@ public struct SignalingCore<Destination: Hashable & Sendable>: Sendable {
                 effects.append(.send(message.serialized(), to: destination))
             case .request(let request, let id, _) where request.method == .register:
                 let answer = registrar.handle(request, source: current?.sourceHost ?? "", connection: current?.connection, now: now)
-                if let failure = answer.failure { effects.append(authenticationRefused(request, failure)) }
+                if let failure = answer.failure { effects += authenticationRefused(request, failure) }
                 if answer.delay > .zero {
                     delayed.append((now + answer.delay.timeAmount, id, answer.response))
                 } else {

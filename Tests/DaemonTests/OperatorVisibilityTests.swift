@@ -158,6 +158,50 @@ final class OperatorVisibilityTests: XCTestCase {
         return (text, try XCTUnwrap(object["samples"] as? [String: Double]))
     }
 
+    // MARK: Guessing
+
+    /// The brute force that got through before: wrong guesses for 1001 with good logins as
+    /// another user in between, from one address. The good logins reset nothing: the tenth
+    /// failure locks the address (logged), and then even the right password is refused.
+    func testGuessingFromOneAddressIsLockedOutAndAGoodLoginOfAnotherUserResetsNothing() async throws {
+        try start(DaemonUnderTest.trunkAndUser(trunkPort: LoopbackUDPSocket.freePort()).replacingOccurrences(
+            of: "  - {username: \"1001\", password: pw-1001}", with: "  - {username: \"1001\", password: pw-1001}\n  - {username: \"1002\", password: pw-1002}"))
+        var failures = 0
+        for round in 0..<4 {
+            for _ in 0..<(round < 3 ? 3 : 1) {
+                let guess = try await BrowserSIPUser(port: wsPort, username: "1001", password: "guess-\(failures)", group: group)
+                do {
+                    try await guess.register()
+                    XCTFail("a wrong password registered")
+                } catch let failure as CallFailure {
+                    XCTAssertTrue(failure.description.contains("403"), failure.description)
+                }
+                await guess.close()
+                failures += 1
+            }
+            if round < 3 {
+                let good = try await BrowserSIPUser(port: wsPort, username: "1002", password: "pw-1002", group: group)
+                try await good.register()
+                await good.close()
+            }
+        }
+        XCTAssertEqual(failures, 10)
+        let lockouts = logLines("authentication lockout", level: "notice")
+        XCTAssertEqual(lockouts.map { $0["locked"] }, ["source"], daemon.stderr)
+        XCTAssertEqual(lockouts.first?["source"], "127.0.0.1")
+        XCTAssertEqual(lockouts.first?["seconds"], "60")
+        // Locked: the right password is refused too, without being checked.
+        let rightful = try await BrowserSIPUser(port: wsPort, username: "1001", password: "pw-1001", group: group)
+        do {
+            try await rightful.register()
+            XCTFail("a locked address registered")
+        } catch let failure as CallFailure {
+            XCTAssertTrue(failure.description.contains("403 Forbidden (too many failed attempts)"), failure.description)
+        }
+        await rightful.close()
+        XCTAssertEqual(logLines("authentication refused", level: "notice").last?["reason"], "locked_out", daemon.stderr)
+    }
+
     // MARK: Every outcome
 
     func testEveryOutcomeLeavesItsLogLineCDRAndSeriesAndTheShippedFilterRulesAndDashboardFitThem() async throws {

@@ -404,7 +404,7 @@ final class DigestAuthenticationTests: XCTestCase {
         XCTAssertEqual(limiter.delay(for: "192.0.2.2", now: t0), .zero)
     }
 
-    func testLimiterForgetsOnSuccessAndAfterTheWindow() {
+    func testLimiterForgetsAfterTheWindow() {
         var limiter = AuthenticationFailureLimiter(policy: .init(window: .seconds(60)))
         for _ in 0..<5 { limiter.recordFailure(source: "a", now: t0) }
         XCTAssertEqual(limiter.delay(for: "a", now: t0), .milliseconds(500))
@@ -417,12 +417,86 @@ final class DigestAuthenticationTests: XCTestCase {
         // Expired sources are dropped when others fail.
         limiter.recordFailure(source: "b", now: t0 + .seconds(200))
         XCTAssertEqual(limiter.trackedSourceCount, 1)
+    }
 
-        for _ in 0..<5 { limiter.recordFailure(source: "b", now: t0 + .seconds(200)) }
-        XCTAssertGreaterThan(limiter.delay(for: "b", now: t0 + .seconds(200)), .zero)
-        limiter.recordSuccess(source: "b")
-        XCTAssertEqual(limiter.delay(for: "b", now: t0 + .seconds(200)), .zero)
-        XCTAssertEqual(limiter.trackedSourceCount, 0)
+    func testLimiterLocksAtTheTenthFailureAndDoublesEachLockInTheWindow() {
+        var limiter = AuthenticationFailureLimiter()
+        var lockouts: [AuthenticationFailureLimiter.Lockout] = []
+        for i in 0..<10 {
+            if let lockout = limiter.recordFailure(source: "a", now: t0 + .seconds(Int64(i))) { lockouts.append(lockout) }
+        }
+        XCTAssertEqual(lockouts, [.init(key: "a", until: t0 + .seconds(69), duration: .seconds(60), count: 1)], "the tenth failure locks, for a minute")
+        XCTAssertEqual(limiter.lockedUntil("a", now: t0 + .seconds(68)), t0 + .seconds(69))
+        XCTAssertNil(limiter.lockedUntil("b", now: t0 + .seconds(68)), "other sources are not locked")
+        // Failures during the lock are not counted and start nothing.
+        XCTAssertNil(limiter.recordFailure(source: "a", now: t0 + .seconds(30)))
+        XCTAssertNil(limiter.lockedUntil("a", now: t0 + .seconds(69)), "the lock ends on time")
+        // Ten more after it: locked again, for twice as long; then four times.
+        var second: AuthenticationFailureLimiter.Lockout?
+        for i in 0..<10 { second = limiter.recordFailure(source: "a", now: t0 + .seconds(70 + Int64(i))) ?? second }
+        XCTAssertEqual(second?.duration, .seconds(120))
+        XCTAssertEqual(second?.count, 2)
+        var third: AuthenticationFailureLimiter.Lockout?
+        for i in 0..<10 { third = limiter.recordFailure(source: "a", now: t0 + .seconds(200 + Int64(i))) ?? third }
+        XCTAssertEqual(third?.duration, .seconds(240))
+        // A long quiet spell after the last lock ends forgets the count: the next lock is a minute.
+        var later: AuthenticationFailureLimiter.Lockout?
+        for i in 0..<10 { later = limiter.recordFailure(source: "a", now: t0 + .seconds(2000 + Int64(i))) ?? later }
+        XCTAssertEqual(later?.duration, .seconds(60))
+    }
+
+    func testLimiterLockCapsAtItsMaximum() {
+        var limiter = AuthenticationFailureLimiter(policy: .init(lockoutFailures: 1, lockoutDuration: .seconds(60), maximumLockout: .seconds(200)))
+        var durations: [Duration] = []
+        var now = t0
+        for _ in 0..<5 {
+            guard let lockout = limiter.recordFailure(source: "a", now: now) else { return XCTFail("each failure after a lock locks again") }
+            durations.append(lockout.duration)
+            now = lockout.until
+        }
+        XCTAssertEqual(durations, [.seconds(60), .seconds(120), .seconds(200), .seconds(200), .seconds(200)])
+    }
+
+    // MARK: Nonce counts and binding
+
+    func testNonceCountsMustGrowAndAResponseWithoutQOPIsGoodOnce() {
+        var tracker = NonceCountTracker(lifetime: .seconds(300))
+        XCTAssertEqual(tracker.check(nonce: "n1", nc: 1, issued: t0, now: t0), .accepted)
+        XCTAssertEqual(tracker.check(nonce: "n1", nc: 1, issued: t0, now: t0), .replayed, "the same count again is a replay")
+        XCTAssertEqual(tracker.check(nonce: "n1", nc: 3, issued: t0, now: t0), .accepted, "counts may skip")
+        XCTAssertEqual(tracker.check(nonce: "n1", nc: 2, issued: t0, now: t0), .replayed, "but not go back")
+        XCTAssertEqual(tracker.check(nonce: "n2", nc: 1, issued: t0, now: t0), .accepted, "each nonce counts for itself")
+        XCTAssertEqual(tracker.check(nonce: "n3", nc: nil, issued: t0, now: t0), .accepted)
+        XCTAssertEqual(tracker.check(nonce: "n3", nc: nil, issued: t0, now: t0), .replayed)
+        XCTAssertEqual(tracker.check(nonce: "n4", nc: 0, issued: t0, now: t0), .replayed, "nc starts at 1")
+        // Past their lifetime nonces are forgotten (the server calls them stale first).
+        _ = tracker.check(nonce: "n5", nc: 1, issued: t0 + .seconds(400), now: t0 + .seconds(400))
+        XCTAssertEqual(tracker.trackedNonceCount, 1)
+    }
+
+    func testAFullNonceTableDistrustsWhatItCanNoLongerVouchFor() {
+        var tracker = NonceCountTracker(lifetime: .seconds(300), capacity: 2)
+        XCTAssertEqual(tracker.check(nonce: "a", nc: 1, issued: t0, now: t0), .accepted)
+        XCTAssertEqual(tracker.check(nonce: "b", nc: 1, issued: t0 + .seconds(1), now: t0 + .seconds(1)), .accepted)
+        XCTAssertEqual(tracker.check(nonce: "c", nc: 1, issued: t0 + .seconds(2), now: t0 + .seconds(2)), .accepted)
+        XCTAssertEqual(tracker.trackedNonceCount, 2)
+        // "a" was dropped: sent again it is not a fresh first use but unknown (answered as stale).
+        XCTAssertEqual(tracker.check(nonce: "a", nc: 1, issued: t0, now: t0 + .seconds(3)), .unknown)
+        XCTAssertEqual(tracker.check(nonce: "b", nc: 1, issued: t0 + .seconds(1), now: t0 + .seconds(3)), .replayed)
+    }
+
+    func testANonceIsBoundToTheAddressItWasIssuedTo() throws {
+        let server = server()
+        var client = DigestClient(username: "alice", password: "wonderland")
+        let answer = try XCTUnwrap(client.answer(server.challenges(now: t0, binding: "192.0.2.1"), method: "REGISTER", uri: "sip:tandem.example"))
+        XCTAssertEqual(server.verify(answer, method: "REGISTER", password: "wonderland", now: t0, binding: "192.0.2.1"), .valid)
+        XCTAssertEqual(server.verify(answer, method: "REGISTER", password: "wonderland", now: t0, binding: "198.51.100.7"), .stale,
+                       "from elsewhere the right password earns only a fresh nonce")
+        guard case .invalid = server.verify(answer, method: "REGISTER", password: "guess", now: t0, binding: "198.51.100.7") else {
+            return XCTFail("a wrong password from elsewhere is refused")
+        }
+        let other = server.challenges(now: t0, binding: "192.0.2.1")[0].nonce
+        XCTAssertNotEqual(other, answer.nonce, "two challenges in the same instant get different nonces")
     }
 
     func testLimiterEvictsTheOldestSourceWhenFull() {
