@@ -25,6 +25,10 @@ final class SIPDatagramHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
+        guard envelope.data.readableBytes <= state.maximumDatagramSize else {
+            state.countDropped(.oversized)
+            return
+        }
         switch SIPDatagramFraming.frame(envelope.data) {
         case .message(let bytes):
             guard let local = local ?? context.channel.localAddress else { return }
@@ -33,6 +37,7 @@ final class SIPDatagramHandler: ChannelInboundHandler {
         case .keepAlive:
             break
         case .dropped(let reason):
+            state.countDropped(.notSIP)
             state.logger.debug("SIP datagram dropped", metadata: [
                 "from": "\(envelope.remoteAddress)", "bytes": "\(envelope.data.readableBytes)", "reason": "\(reason)",
             ])

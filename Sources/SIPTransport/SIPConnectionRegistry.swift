@@ -17,6 +17,9 @@ struct ConnectionKey: Hashable, Sendable {
 final class SIPTransportState: Sendable {
     let logger: Logger
     let maximumMessageSize: Int
+    /// The largest UDP datagram looked at: a bigger one is dropped unread (its parse would cost
+    /// every other peer its time).
+    let maximumDatagramSize: Int
     /// The SIP trace, when the layer has one: sees each message delivered here and each sent.
     let tracer: SIPTracer?
     private let continuation: AsyncStream<SIPTransportEvent>.Continuation
@@ -37,13 +40,16 @@ final class SIPTransportState: Sendable {
         var pendingConnects: [ConnectionKey: EventLoopFuture<any Channel>] = [:]
         var openChannels: [ObjectIdentifier: any Channel] = [:]
         var droppedEvents = 0
+        var droppedDatagrams: [SIPDatagramDrop: Int] = [:]
         var closed = false
     }
 
-    init(logger: Logger, maximumMessageSize: Int, continuation: AsyncStream<SIPTransportEvent>.Continuation, tracer: SIPTracer? = nil) {
+    init(logger: Logger, maximumMessageSize: Int, maximumDatagramSize: Int = SIPTransportOptions.defaultMaximumDatagramSize,
+         continuation: AsyncStream<SIPTransportEvent>.Continuation, tracer: SIPTracer? = nil) {
         self.tracer = tracer
         self.logger = logger
         self.maximumMessageSize = maximumMessageSize
+        self.maximumDatagramSize = maximumDatagramSize
         self.continuation = continuation
     }
 
@@ -65,6 +71,16 @@ final class SIPTransportState: Sendable {
     }
 
     func finishEvents() { continuation.finish() }
+
+    /// Counts a datagram dropped before it became an event.
+    func countDropped(_ reason: SIPDatagramDrop) {
+        table.withLockedValue { $0.droppedDatagrams[reason, default: 0] += 1 }
+    }
+
+    /// What was dropped so far: datagrams by reason, and events the consumer had no room for.
+    var dropped: (datagrams: [SIPDatagramDrop: Int], events: Int) {
+        table.withLockedValue { ($0.droppedDatagrams, $0.droppedEvents) }
+    }
 
     /// Shows an outbound message to the trace: `remote` for UDP, the channel's peer otherwise.
     func traceSent(_ bytes: ByteBuffer, _ transport: SIPTransportKind, on channel: any Channel, to remote: SocketAddress?) {

@@ -99,10 +99,25 @@ public enum SIPTransportError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// Why a UDP datagram was dropped before it became an event (a label of `tandem_sip_dropped_total`).
+public enum SIPDatagramDrop: String, Sendable, Hashable, CaseIterable {
+    /// Over ``SIPTransportOptions/maximumDatagramSize``: dropped unread.
+    case oversized
+    /// Not a SIP message (no start line, no end of headers, a bad Content-Length).
+    case notSIP = "not_sip"
+}
+
 /// Tunables; the defaults suit production.
 public struct SIPTransportOptions: Sendable {
+    /// 8 KB: four times the largest INVITE a trunk sends in practice (a few hundred bytes of
+    /// headers and an SDP of a dozen codecs), and RFC 3261 §18.1.1 has anything near the path MTU
+    /// go over TCP anyway.
+    public static let defaultMaximumDatagramSize = 8192
+
     /// The largest SIP message accepted on a stream or WebSocket (RFC 3261 §18.3 leaves it open).
     public var maximumMessageSize = SIPStreamFramer.defaultMaximumMessageSize
+    /// The largest UDP datagram read as SIP; a bigger one is dropped before parsing and counted.
+    public var maximumDatagramSize = SIPTransportOptions.defaultMaximumDatagramSize
     /// Whether outbound TLS connections verify the server certificate against the system trust
     /// store. Turn off only in tests.
     public var verifiesTLSServers = true
@@ -129,6 +144,10 @@ public final class SIPTransportLayer: Sendable {
 
     private let listeners: [Listener]
     private let state: SIPTransportState
+
+    /// UDP datagrams dropped before parsing, by reason, and events dropped because the consumer
+    /// had no room for them: totals since start.
+    public var dropped: (datagrams: [SIPDatagramDrop: Int], events: Int) { state.dropped }
     private let group: any EventLoopGroup
     private let options: SIPTransportOptions
     private let tlsClient: Result<NIOSSLContext, SIPTransportError>
@@ -161,7 +180,8 @@ public final class SIPTransportLayer: Sendable {
         let (events, continuation) = AsyncStream.makeStream(
             of: SIPTransportEvent.self, bufferingPolicy: .bufferingOldest(options.eventBufferLimit))
         let state = SIPTransportState(
-            logger: logger, maximumMessageSize: options.maximumMessageSize, continuation: continuation, tracer: options.tracer)
+            logger: logger, maximumMessageSize: options.maximumMessageSize, maximumDatagramSize: options.maximumDatagramSize,
+            continuation: continuation, tracer: options.tracer)
         var listeners: [Listener] = []
         var bound: [BoundSIPListener] = []
         do {
@@ -203,9 +223,10 @@ public final class SIPTransportLayer: Sendable {
             switch spec.transport {
             case .udp:
                 // No SO_REUSEADDR on UDP: on Linux it would let a second process bind the same port.
-                // Receive buffers hold the largest datagram, so no SIP message is ever truncated.
+                // Receive buffers hold one byte more than the largest datagram taken: a bigger one
+                // arrives cut to that length, and the handler drops it as oversized.
                 return try await DatagramBootstrap(group: group)
-                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: state.maximumDatagramSize + 1))
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(SIPDatagramHandler(state: state))

@@ -63,6 +63,9 @@ public struct SIPSettings: Sendable, Equatable {
     public var listeners: [SIPListener]
     /// The `User-Agent` / `Server` header value.
     public var userAgent: String
+    /// The largest UDP datagram read as SIP (`sip.max_udp_message_size`); bigger ones are
+    /// dropped before parsing.
+    public var maxUDPMessageSize: Int = 8192
 }
 
 /// A socket on which Tandem accepts SIP.

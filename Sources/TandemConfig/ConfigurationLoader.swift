@@ -216,7 +216,8 @@ public struct ConfigurationLoader: Sendable {
         if listeners.isEmpty && section.node("listeners")?.sequence == nil {
             listeners = defaults.listeners  // absent, or not a list (already reported)
         }
-        return SIPSettings(listeners: listeners, userAgent: section.string("user_agent", default: defaults.userAgent))
+        return SIPSettings(listeners: listeners, userAgent: section.string("user_agent", default: defaults.userAgent),
+                           maxUDPMessageSize: section.int("max_udp_message_size", in: 1024...65_507, default: defaults.maxUDPMessageSize))
     }
 
     private func readMedia(_ main: MappingReader) -> MediaSettings {

@@ -86,7 +86,9 @@ actor Daemon: ControlCommandHandler {
                 SIPListenerSpec(transport: $0.transport, address: $0.address, port: $0.port,
                                 certificatePath: $0.certificate, privateKeyPath: $0.privateKey)
             }
-            let transport = try await SIPTransportLayer.start(specs, group: group, logger: logger, options: startTrace(configuration.trace))
+            var options = startTrace(configuration.trace)
+            options.maximumDatagramSize = configuration.sip.maxUDPMessageSize
+            let transport = try await SIPTransportLayer.start(specs, group: group, logger: logger, options: options)
             sipTransport = transport
             // Media has its own loops, one thread each: signaling and HTTP stay on NIO's group.
             let loops = try MediaLoopGroup(threads: workers)
@@ -198,6 +200,7 @@ actor Daemon: ControlCommandHandler {
             changes.append("http")
         }
         if old.control != new.control { changes.append("control") }
+        if old.sip.maxUDPMessageSize != new.sip.maxUDPMessageSize { changes.append("sip.max_udp_message_size") }
         if old.workers != new.workers { changes.append("workers") }
         if old.testEndpoints.map({ "\($0.address):\($0.port) \($0.rtpPortMin)-\($0.rtpPortMax)" })
             != new.testEndpoints.map({ "\($0.address):\($0.port) \($0.rtpPortMin)-\($0.rtpPortMax)" }) {
@@ -356,6 +359,10 @@ extension Daemon {
             let ports = media.portUsage.values
             snapshot.portsInUse = ports.reduce(0) { $0 + $1.capacity - $1.free }
             snapshot.portCapacity = ports.reduce(0) { $0 + $1.capacity }
+        }
+        if let dropped = sipTransport?.dropped {
+            snapshot.sipDroppedDatagrams = Dictionary(uniqueKeysWithValues: dropped.datagrams.map { ($0.key.rawValue, $0.value) })
+            snapshot.sipDroppedEvents = dropped.events
         }
         snapshot.draining = state == .draining
         return metrics.render(snapshot)

@@ -7,6 +7,7 @@ import Foundation
 import Gateway
 import MediaEngine
 import Prometheus
+import SIPTransport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,6 +57,10 @@ struct MetricsSnapshot {
     var responsesByCode: [Int: Int] = [:]
     var responsesSentByCode: [Int: Int] = [:]
     var draining = false
+    /// UDP datagrams dropped before parsing, by reason (`oversized`, `not_sip`).
+    var sipDroppedDatagrams: [String: Int] = [:]
+    /// Received messages dropped because signaling had no room for them.
+    var sipDroppedEvents = 0
 }
 
 /// One ended call's figures for the end-of-call histograms.
@@ -151,6 +156,11 @@ final class TandemMetrics {
                 snapshot.media["srtp auth failures", default: 0])
         counter("media_calls", "Calls whose media started, by mode.", [("mode", "relay")], snapshot.relayedCalls)
         counter("media_calls", "Calls whose media started, by mode.", [("mode", "transcode")], snapshot.transcodedCalls)
+        let dropHelp = "Received SIP dropped unread: UDP datagrams over sip.max_udp_message_size (oversized) or not SIP (not_sip), and messages signaling had no room for (queue_full)."
+        for reason in SIPDatagramDrop.allCases {
+            counter("sip_dropped", dropHelp, [("reason", reason.rawValue)], snapshot.sipDroppedDatagrams[reason.rawValue] ?? 0)
+        }
+        counter("sip_dropped", dropHelp, [("reason", "queue_full")], snapshot.sipDroppedEvents)
         counter("calls_refused", "Calls refused by admission control.", [("reason", "no_ports")], snapshot.refusedNoPorts)
         counter("calls_refused", "Calls refused by admission control.", [("reason", "overload")], snapshot.refusedOverload)
         // Every cause is exported from the start (at 0), so a first failure is an increase.

@@ -103,6 +103,31 @@ final class TransportLayerTests: XCTestCase {
         await layer.close()
     }
 
+    /// A 58 KB datagram used to cost the parser 26 ms and a flood of them stalled all signaling:
+    /// over the limit (8 KB by default) a datagram is dropped unread, counted, and the next one
+    /// is served.
+    func testUDPDatagramOverTheSizeLimitIsDroppedUnreadAndCounted() async throws {
+        let layer = try await start([.udp])
+        let events = EventCollector(layer)
+        let listener = try loopback(layer.bound[0].port)
+        let client = try await DatagramBootstrap(group: group.next()).bind(host: "127.0.0.1", port: 0).get()
+
+        let padding = "X-Padding: " + String(repeating: "a", count: 58_000) + "\r\n"
+        let big = sipMessage("INVITE", transport: "UDP").replacingOccurrences(of: "Content-Length:", with: padding + "Content-Length:")
+        let atLimit = sipMessage("MESSAGE", transport: "UDP").replacingOccurrences(
+            of: "Content-Length:", with: "X-Padding: " + String(repeating: "b", count: 8192 - sipMessage("MESSAGE", transport: "UDP").utf8.count - 13) + "\r\nContent-Length:")
+        XCTAssertEqual(atLimit.utf8.count, 8192)
+        for datagram in [big, "not SIP at all", atLimit] {
+            try await client.writeAndFlush(AddressedEnvelope(remoteAddress: listener, data: ByteBuffer(string: datagram))).get()
+        }
+        let message = try await events.nextMessage()
+        XCTAssertEqual(String(buffer: message.bytes), atLimit, "the oversized INVITE never became an event; 8192 bytes still do")
+        XCTAssertEqual(layer.dropped.datagrams, [.oversized: 1, .notSIP: 1])
+        XCTAssertEqual(layer.dropped.events, 0)
+        try await client.close()
+        await layer.close()
+    }
+
     func testUDPSendWithoutAListenerFails() async throws {
         let layer = try await start([.tcp])
         do {

@@ -129,6 +129,13 @@ final class ConfigurationLoaderTests: XCTestCase {
         XCTAssertEqual(config.dtlsProfiles.map(\.name), ["default"])
         XCTAssertEqual(config.codecProfiles.map(\.name), ["webrtc", "g711"])
         XCTAssertEqual(config.web.codecProfile, "webrtc")
+        XCTAssertEqual(config.sip.maxUDPMessageSize, 8192)
+    }
+
+    func testTheUDPMessageSizeLimitIsReadAndBounded() throws {
+        XCTAssertEqual(try load("sip:\n  max_udp_message_size: 4096\n").configuration.sip.maxUDPMessageSize, 4096)
+        XCTAssertEqual(try errors("sip:\n  max_udp_message_size: 100000\n"),
+                       ["\(mainPath):2: sip.max_udp_message_size: 100000 is out of range (1024...65507)"])
     }
 
     func testValuesAreTypedAndRelativePathsResolveAgainstTheFile() throws {
