@@ -20,6 +20,21 @@ final class SIPTransportState: Sendable {
     /// The largest UDP datagram looked at: a bigger one is dropped unread (its parse would cost
     /// every other peer its time).
     let maximumDatagramSize: Int
+    let limits: ConnectionLimits
+
+    /// Caps on inbound stream connections (see ``SIPTransportOptions``).
+    struct ConnectionLimits: Sendable {
+        var total: Int
+        var perSource: Int
+        var firstMessageTimeout: TimeAmount
+        static let unlimited = ConnectionLimits(total: .max, perSource: .max, firstMessageTimeout: .hours(24))
+    }
+
+    /// An accepted connection: where from, and its first-message deadline until a message comes.
+    private struct Inbound {
+        var source: String
+        var deadline: Scheduled<Void>?
+    }
     /// The SIP trace, when the layer has one: sees each message delivered here and each sent.
     let tracer: SIPTracer?
     private let continuation: AsyncStream<SIPTransportEvent>.Continuation
@@ -41,23 +56,28 @@ final class SIPTransportState: Sendable {
         var openChannels: [ObjectIdentifier: any Channel] = [:]
         var droppedEvents = 0
         var droppedDatagrams: [SIPDatagramDrop: Int] = [:]
+        var inbound: [ObjectIdentifier: Inbound] = [:]
+        var inboundBySource: [String: Int] = [:]
+        var closedConnections: [SIPConnectionDrop: Int] = [:]
         var closed = false
     }
 
     init(logger: Logger, maximumMessageSize: Int, maximumDatagramSize: Int = SIPTransportOptions.defaultMaximumDatagramSize,
-         continuation: AsyncStream<SIPTransportEvent>.Continuation, tracer: SIPTracer? = nil) {
+         limits: ConnectionLimits = .unlimited, continuation: AsyncStream<SIPTransportEvent>.Continuation, tracer: SIPTracer? = nil) {
         self.tracer = tracer
         self.logger = logger
         self.maximumMessageSize = maximumMessageSize
         self.maximumDatagramSize = maximumDatagramSize
+        self.limits = limits
         self.continuation = continuation
     }
 
     // MARK: Events
 
     func deliver(_ event: SIPTransportEvent) {
-        if let tracer, case .message(let message) = event {
-            tracer.capture(.received, message.transport, local: message.local, remote: message.source, bytes: message.bytes)
+        if case .message(let message) = event {
+            if let tracer { tracer.capture(.received, message.transport, local: message.local, remote: message.source, bytes: message.bytes) }
+            if let id = message.connection { firstMessageArrived(on: id) }
         }
         guard case .dropped = continuation.yield(event) else { return }
         // A consumer that has fallen far behind: say so now and then, not once per message.
@@ -92,6 +112,7 @@ final class SIPTransportState: Sendable {
 
     /// Records a stream channel (accepted or dialled) so shutdown closes it; closes it at once if
     /// shutdown has already begun.
+    /// Keeps a connection Tandem dialed, to close it at shutdown (no limits: they are for peers).
     func track(_ channel: any Channel) {
         let accepted = table.withLockedValue { table -> Bool in
             guard !table.closed else { return false }
@@ -105,6 +126,69 @@ final class SIPTransportState: Sendable {
         channel.closeFuture.whenComplete { [self] _ in
             table.withLockedValue { _ = $0.openChannels.removeValue(forKey: ObjectIdentifier(channel)) }
         }
+    }
+
+    /// Takes an accepted connection, or closes it when the layer is closed or a limit is reached
+    /// (total, or from its address); returns whether it was taken. A taken one is closed if it
+    /// delivers no SIP message within the first-message timeout.
+    func admit(_ channel: any Channel) -> Bool {
+        let source = channel.remoteAddress?.ipAddress ?? "?"
+        let key = ObjectIdentifier(channel)
+        let refusal = table.withLockedValue { table -> SIPConnectionDrop?? in
+            guard !table.closed else { return .some(nil) }
+            if table.inbound.count >= limits.total { return .connectionLimit }
+            if table.inboundBySource[source, default: 0] >= limits.perSource { return .sourceLimit }
+            table.openChannels[key] = channel
+            table.inbound[key] = Inbound(source: source)
+            table.inboundBySource[source, default: 0] += 1
+            return nil
+        }
+        if let refusal {
+            if let reason = refusal { noteClosed(reason, source: source) }
+            channel.close(promise: nil)
+            return false
+        }
+        let deadline = channel.eventLoop.scheduleTask(in: limits.firstMessageTimeout) { [self] in
+            noteClosed(.noFirstMessage, source: source)
+            channel.close(promise: nil)
+        }
+        table.withLockedValue { $0.inbound[key]?.deadline = deadline }
+        channel.closeFuture.whenComplete { [self] _ in
+            table.withLockedValue { table in
+                table.openChannels.removeValue(forKey: key)
+                guard let inbound = table.inbound.removeValue(forKey: key) else { return }
+                inbound.deadline?.cancel()
+                table.inboundBySource[inbound.source, default: 1] -= 1
+                if table.inboundBySource[inbound.source] == 0 { table.inboundBySource.removeValue(forKey: inbound.source) }
+            }
+        }
+        return true
+    }
+
+    /// A message came on connection `id`: its first-message deadline, if any, is off.
+    private func firstMessageArrived(on id: ConnectionID) {
+        let deadline = table.withLockedValue { table -> Scheduled<Void>? in
+            guard let channel = table.connections[id]?.channel else { return nil }
+            defer { table.inbound[ObjectIdentifier(channel)]?.deadline = nil }
+            return table.inbound[ObjectIdentifier(channel)]?.deadline
+        }
+        deadline?.cancel()
+    }
+
+    /// Counts a connection Tandem closed, and says so now and then (the first, then every 1000th
+    /// of each reason), not once per connection of a flood.
+    private func noteClosed(_ reason: SIPConnectionDrop, source: String) {
+        let count = table.withLockedValue { table -> Int in
+            table.closedConnections[reason, default: 0] += 1
+            return table.closedConnections[reason]!
+        }
+        if count == 1 || count % 1000 == 0 {
+            logger.notice("SIP connection closed", metadata: ["reason": "\(reason.rawValue)", "source": "\(source)", "closed_total": "\(count)"])
+        }
+    }
+
+    var connectionFigures: (closed: [SIPConnectionDrop: Int], open: Int) {
+        table.withLockedValue { ($0.closedConnections, $0.inbound.count) }
     }
 
     /// Marks the layer closed and returns every stream channel still open.

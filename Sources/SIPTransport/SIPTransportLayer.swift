@@ -99,6 +99,16 @@ public enum SIPTransportError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// Why an inbound connection was closed by Tandem (a label of `tandem_sip_connections_closed_total`).
+public enum SIPConnectionDrop: String, Sendable, Hashable, CaseIterable {
+    /// ``SIPTransportOptions/maximumConnections`` were open: closed as accepted.
+    case connectionLimit = "connection_limit"
+    /// ``SIPTransportOptions/maximumConnectionsPerSource`` were open from its address.
+    case sourceLimit = "source_limit"
+    /// No SIP message within ``SIPTransportOptions/firstMessageTimeout``.
+    case noFirstMessage = "no_first_message"
+}
+
 /// Why a UDP datagram was dropped before it became an event (a label of `tandem_sip_dropped_total`).
 public enum SIPDatagramDrop: String, Sendable, Hashable, CaseIterable {
     /// Over ``SIPTransportOptions/maximumDatagramSize``: dropped unread.
@@ -118,6 +128,15 @@ public struct SIPTransportOptions: Sendable {
     public var maximumMessageSize = SIPStreamFramer.defaultMaximumMessageSize
     /// The largest UDP datagram read as SIP; a bigger one is dropped before parsing and counted.
     public var maximumDatagramSize = SIPTransportOptions.defaultMaximumDatagramSize
+    /// Inbound TCP, TLS and WebSocket connections open at once; one more is closed as it is
+    /// accepted (the descriptors beyond are the media's).
+    public var maximumConnections = 4096
+    /// Inbound connections open at once from one address.
+    public var maximumConnectionsPerSource = 256
+    /// How long an inbound connection has to deliver its first SIP message (the TLS handshake
+    /// and the WebSocket upgrade included) before it is closed: idle, half-open and slowloris
+    /// connections go; a browser sends its REGISTER at once.
+    public var firstMessageTimeout: TimeAmount = .seconds(30)
     /// Whether outbound TLS connections verify the server certificate against the system trust
     /// store. Turn off only in tests.
     public var verifiesTLSServers = true
@@ -148,6 +167,9 @@ public final class SIPTransportLayer: Sendable {
     /// UDP datagrams dropped before parsing, by reason, and events dropped because the consumer
     /// had no room for them: totals since start.
     public var dropped: (datagrams: [SIPDatagramDrop: Int], events: Int) { state.dropped }
+
+    /// Inbound connections closed by Tandem, by reason, since start; and how many are open now.
+    public var connections: (closed: [SIPConnectionDrop: Int], open: Int) { state.connectionFigures }
     private let group: any EventLoopGroup
     private let options: SIPTransportOptions
     private let tlsClient: Result<NIOSSLContext, SIPTransportError>
@@ -181,6 +203,8 @@ public final class SIPTransportLayer: Sendable {
             of: SIPTransportEvent.self, bufferingPolicy: .bufferingOldest(options.eventBufferLimit))
         let state = SIPTransportState(
             logger: logger, maximumMessageSize: options.maximumMessageSize, maximumDatagramSize: options.maximumDatagramSize,
+            limits: .init(total: options.maximumConnections, perSource: options.maximumConnectionsPerSource,
+                          firstMessageTimeout: options.firstMessageTimeout),
             continuation: continuation, tracer: options.tracer)
         var listeners: [Listener] = []
         var bound: [BoundSIPListener] = []
@@ -239,7 +263,7 @@ public final class SIPTransportLayer: Sendable {
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
-                            state.track(channel)
+                            guard state.admit(channel) else { return }  // closed: over a limit, or the layer closed
                             let pipeline = channel.pipeline.syncOperations
                             if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
                             if transport.isWebSocket {

@@ -66,6 +66,13 @@ public struct SIPSettings: Sendable, Equatable {
     /// The largest UDP datagram read as SIP (`sip.max_udp_message_size`); bigger ones are
     /// dropped before parsing.
     public var maxUDPMessageSize: Int = 8192
+    /// Inbound TCP, TLS and WebSocket connections open at once (`sip.max_connections`).
+    public var maxConnections: Int = 4096
+    /// Inbound connections open at once from one address (`sip.max_connections_per_source`).
+    public var maxConnectionsPerSource: Int = 256
+    /// How long an inbound connection may take to send its first SIP message
+    /// (`sip.first_message_timeout`).
+    public var firstMessageTimeout: Duration = .seconds(30)
 }
 
 /// A socket on which Tandem accepts SIP.

@@ -217,7 +217,10 @@ public struct ConfigurationLoader: Sendable {
             listeners = defaults.listeners  // absent, or not a list (already reported)
         }
         return SIPSettings(listeners: listeners, userAgent: section.string("user_agent", default: defaults.userAgent),
-                           maxUDPMessageSize: section.int("max_udp_message_size", in: 1024...65_507, default: defaults.maxUDPMessageSize))
+                           maxUDPMessageSize: section.int("max_udp_message_size", in: 1024...65_507, default: defaults.maxUDPMessageSize),
+                           maxConnections: section.int("max_connections", in: 1...1_000_000, default: defaults.maxConnections),
+                           maxConnectionsPerSource: section.int("max_connections_per_source", in: 1...1_000_000, default: defaults.maxConnectionsPerSource),
+                           firstMessageTimeout: section.duration("first_message_timeout", in: .seconds(1) ... .seconds(3600), default: defaults.firstMessageTimeout))
     }
 
     private func readMedia(_ main: MappingReader) -> MediaSettings {

@@ -88,6 +88,9 @@ actor Daemon: ControlCommandHandler {
             }
             var options = startTrace(configuration.trace)
             options.maximumDatagramSize = configuration.sip.maxUDPMessageSize
+            options.maximumConnections = connectionCap(configuration.sip.maxConnections)
+            options.maximumConnectionsPerSource = configuration.sip.maxConnectionsPerSource
+            options.firstMessageTimeout = TimeAmount(configuration.sip.firstMessageTimeout)
             let transport = try await SIPTransportLayer.start(specs, group: group, logger: logger, options: options)
             sipTransport = transport
             // Media has its own loops, one thread each: signaling and HTTP stay on NIO's group.
@@ -201,6 +204,9 @@ actor Daemon: ControlCommandHandler {
         }
         if old.control != new.control { changes.append("control") }
         if old.sip.maxUDPMessageSize != new.sip.maxUDPMessageSize { changes.append("sip.max_udp_message_size") }
+        if old.sip.maxConnections != new.sip.maxConnections { changes.append("sip.max_connections") }
+        if old.sip.maxConnectionsPerSource != new.sip.maxConnectionsPerSource { changes.append("sip.max_connections_per_source") }
+        if old.sip.firstMessageTimeout != new.sip.firstMessageTimeout { changes.append("sip.first_message_timeout") }
         if old.workers != new.workers { changes.append("workers") }
         if old.testEndpoints.map({ "\($0.address):\($0.port) \($0.rtpPortMin)-\($0.rtpPortMax)" })
             != new.testEndpoints.map({ "\($0.address):\($0.port) \($0.rtpPortMin)-\($0.rtpPortMax)" }) {
@@ -326,6 +332,31 @@ extension Daemon {
     }
 }
 
+// MARK: - Descriptors
+
+extension Daemon {
+    /// `sip.max_connections`, or half of the descriptors this process may open if that is less:
+    /// the other half stays for media sockets (two per call), so a connection flood cannot starve
+    /// calls. The soft limit is raised to the hard one first (a shell's 1024 would otherwise cap
+    /// a daemon started by hand at a few hundred calls).
+    func connectionCap(_ configured: Int) -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return configured }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        guard limit.rlim_cur != rlim_t.max else { return configured }  // RLIM_INFINITY
+        let half = max(1, Int(limit.rlim_cur / 2))
+        guard configured > half else { return configured }
+        logger.warning("sip.max_connections is more than half the open-file limit; the rest is kept for media", metadata: [
+            "max_connections": "\(configured)", "open_file_limit": "\(limit.rlim_cur)", "applied": "\(half)",
+        ])
+        return half
+    }
+}
+
 // MARK: - Metrics
 
 extension Daemon {
@@ -363,6 +394,10 @@ extension Daemon {
         if let dropped = sipTransport?.dropped {
             snapshot.sipDroppedDatagrams = Dictionary(uniqueKeysWithValues: dropped.datagrams.map { ($0.key.rawValue, $0.value) })
             snapshot.sipDroppedEvents = dropped.events
+        }
+        if let connections = sipTransport?.connections {
+            snapshot.sipConnectionsClosed = Dictionary(uniqueKeysWithValues: connections.closed.map { ($0.key.rawValue, $0.value) })
+            snapshot.sipConnectionsOpen = connections.open
         }
         snapshot.draining = state == .draining
         return metrics.render(snapshot)

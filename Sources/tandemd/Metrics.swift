@@ -61,6 +61,9 @@ struct MetricsSnapshot {
     var sipDroppedDatagrams: [String: Int] = [:]
     /// Received messages dropped because signaling had no room for them.
     var sipDroppedEvents = 0
+    /// Inbound connections Tandem closed, by reason (``SIPConnectionDrop``), and open now.
+    var sipConnectionsClosed: [String: Int] = [:]
+    var sipConnectionsOpen = 0
 }
 
 /// One ended call's figures for the end-of-call histograms.
@@ -161,6 +164,11 @@ final class TandemMetrics {
             counter("sip_dropped", dropHelp, [("reason", reason.rawValue)], snapshot.sipDroppedDatagrams[reason.rawValue] ?? 0)
         }
         counter("sip_dropped", dropHelp, [("reason", "queue_full")], snapshot.sipDroppedEvents)
+        for reason in SIPConnectionDrop.allCases {
+            counter("sip_connections_closed", "Inbound SIP connections (TCP, TLS, WebSocket) Tandem closed: over sip.max_connections (connection_limit) or sip.max_connections_per_source (source_limit) as accepted, or silent for sip.first_message_timeout (no_first_message).",
+                    [("reason", reason.rawValue)], snapshot.sipConnectionsClosed[reason.rawValue] ?? 0)
+        }
+        gauge("sip_connections", "", "Inbound SIP connections (TCP, TLS, WebSocket) open.", [], Double(snapshot.sipConnectionsOpen))
         counter("calls_refused", "Calls refused by admission control.", [("reason", "no_ports")], snapshot.refusedNoPorts)
         counter("calls_refused", "Calls refused by admission control.", [("reason", "overload")], snapshot.refusedOverload)
         // Every cause is exported from the start (at 0), so a first failure is an increase.

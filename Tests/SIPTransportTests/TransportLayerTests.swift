@@ -141,6 +141,69 @@ final class TransportLayerTests: XCTestCase {
 
     // MARK: TCP
 
+    // MARK: Connection limits
+
+    /// 20,000 idle connections once exhausted the descriptors. Now: a cap per address and in all
+    /// (closed as accepted, counted), and a connection that sends no SIP goes after the timeout.
+    func testConnectionsOverThePerSourceAndTotalCapsAreClosedAsAccepted() async throws {
+        var options = SIPTransportOptions()
+        options.maximumConnectionsPerSource = 2
+        let layer = try await start([.tcp], options: options)
+        let address = try loopback(layer.bound[0].port)
+        let first = try await StreamTestClient.connect(to: address, group: group)
+        let second = try await StreamTestClient.connect(to: address, group: group)
+        let third = try await StreamTestClient.connect(to: address, group: group)
+        try await third.channel.closeFuture.get()  // closed by Tandem, at once
+        XCTAssertTrue(first.channel.isActive)
+        XCTAssertTrue(second.channel.isActive)
+        XCTAssertEqual(layer.connections.closed, [.sourceLimit: 1])
+        XCTAssertEqual(layer.connections.open, 2)
+        // One goes; there is room for one more.
+        try await first.channel.close()
+        for _ in 0..<100 where layer.connections.open > 1 { try await Task.sleep(for: .milliseconds(10)) }
+        let fourth = try await StreamTestClient.connect(to: address, group: group)
+        try await fourth.write(sipMessage("OPTIONS"))
+        XCTAssertTrue(fourth.channel.isActive)
+        XCTAssertEqual(layer.connections.closed, [.sourceLimit: 1])
+        try await second.channel.close()
+        try await fourth.channel.close()
+        await layer.close()
+
+        var total = SIPTransportOptions()
+        total.maximumConnections = 1
+        let capped = try await start([.tcp], options: total)
+        let only = try await StreamTestClient.connect(to: try loopback(capped.bound[0].port), group: group)
+        let refused = try await StreamTestClient.connect(to: try loopback(capped.bound[0].port), group: group)
+        try await refused.channel.closeFuture.get()
+        XCTAssertTrue(only.channel.isActive)
+        XCTAssertEqual(capped.connections.closed, [.connectionLimit: 1])
+        try await only.channel.close()
+        await capped.close()
+    }
+
+    func testAConnectionThatSendsNoSIPIsClosedAfterTheFirstMessageTimeoutAndOneThatDidStays() async throws {
+        var options = SIPTransportOptions()
+        options.firstMessageTimeout = .milliseconds(500)
+        let layer = try await start([.tcp], options: options)
+        let events = EventCollector(layer)
+        let address = try loopback(layer.bound[0].port)
+        let silent = try await StreamTestClient.connect(to: address, group: group)
+        let slowloris = try await StreamTestClient.connect(to: address, group: group)
+        try await slowloris.write("OPTIONS sip:gw.example.com SIP/2.0\r\nVia: ")  // never finished
+        let talker = try await StreamTestClient.connect(to: address, group: group)
+        try await talker.write(sipMessage("OPTIONS"))
+        _ = try await events.nextMessage()
+        let started = NIODeadline.now()
+        try await silent.channel.closeFuture.get()
+        try await slowloris.channel.closeFuture.get()
+        XCTAssertLessThan(NIODeadline.now() - started, .seconds(5))
+        try await Task.sleep(for: .milliseconds(700))
+        XCTAssertTrue(talker.channel.isActive, "a connection that sent a message is not timed out")
+        XCTAssertEqual(layer.connections.closed, [.noFirstMessage: 2])
+        try await talker.channel.close()
+        await layer.close()
+    }
+
     func testTCPMessageReplyOnConnectionKeepAliveAndClose() async throws {
         let layer = try await start([.tcp])
         let events = EventCollector(layer)

@@ -130,6 +130,19 @@ final class ConfigurationLoaderTests: XCTestCase {
         XCTAssertEqual(config.codecProfiles.map(\.name), ["webrtc", "g711"])
         XCTAssertEqual(config.web.codecProfile, "webrtc")
         XCTAssertEqual(config.sip.maxUDPMessageSize, 8192)
+        XCTAssertEqual(config.sip.maxConnections, 4096)
+        XCTAssertEqual(config.sip.maxConnectionsPerSource, 256)
+        XCTAssertEqual(config.sip.firstMessageTimeout, .seconds(30))
+    }
+
+    func testConnectionLimitsAreReadAndBounded() throws {
+        let sip = try load("sip:\n  max_connections: 100\n  max_connections_per_source: 10\n  first_message_timeout: 5s\n").configuration.sip
+        XCTAssertEqual([sip.maxConnections, sip.maxConnectionsPerSource], [100, 10])
+        XCTAssertEqual(sip.firstMessageTimeout, .seconds(5))
+        XCTAssertEqual(try errors("sip:\n  max_connections: 0\n  first_message_timeout: 0s\n"), [
+            "\(mainPath):2: sip.max_connections: 0 is out of range (1...1000000)",
+            "\(mainPath):3: sip.first_message_timeout: 0s is out of range (1s...3600s)",
+        ])
     }
 
     func testTheUDPMessageSizeLimitIsReadAndBounded() throws {
