@@ -67,6 +67,36 @@ public struct ICEAgentStatistics: Hashable, Sendable {
     /// Datagrams dropped unanswered: not STUN, malformed, without a valid FINGERPRINT, not a
     /// Binding request, or arriving after the agent failed or consent expired.
     public var discarded = 0
+    /// Requests from an address that has not passed a check, over its rate: dropped unread.
+    public var policed = 0
+    /// Error responses not sent because too many went out already (the request is counted
+    /// under its reason all the same).
+    public var errorsUnsent = 0
+
+    public init() {}
+}
+
+/// A token bucket: `rate` tokens a second, holding at most `burst`; time is passed in.
+public struct TokenBucket: Hashable, Sendable {
+    public let rate: Double
+    public let burst: Double
+    private var tokens: Double
+    private var last: NIODeadline?
+
+    public init(rate: Double, burst: Double) {
+        self.rate = rate
+        self.burst = burst
+        tokens = burst
+    }
+
+    /// Takes a token if there is one.
+    public mutating func take(now: NIODeadline) -> Bool {
+        if let last, now > last { tokens = min(burst, tokens + Double((now - last).nanoseconds) / 1e9 * rate) }
+        last = now
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
 }
 
 /// The agent's tunable times.
@@ -77,12 +107,25 @@ public struct ICELiteConfiguration: Hashable, Sendable {
     public var consentTimeout: TimeAmount
     /// A SOFTWARE attribute for responses, if any.
     public var software: String?
+    /// Requests a second from one address that has not passed a check yet (a browser's checks
+    /// come a few a second; a flood from elsewhere is dropped unread), and the burst allowed.
+    public var strangerRate: Double
+    public var strangerBurst: Double
+    /// Error responses a second in all, and the burst: a flood of bad checks (from spoofed
+    /// addresses, say) gets no answer beyond this, so the port reflects nothing.
+    public var errorRate: Double
+    public var errorBurst: Double
 
     public init(iceTimeout: TimeAmount = .seconds(30), consentTimeout: TimeAmount = .seconds(30),
-                software: String? = nil) {
+                software: String? = nil, strangerRate: Double = 20, strangerBurst: Double = 40,
+                errorRate: Double = 20, errorBurst: Double = 40) {
         self.iceTimeout = iceTimeout
         self.consentTimeout = consentTimeout
         self.software = software
+        self.strangerRate = strangerRate
+        self.strangerBurst = strangerBurst
+        self.errorRate = errorRate
+        self.errorBurst = errorBurst
     }
 }
 
@@ -117,6 +160,10 @@ public struct ICELiteAgent: Sendable {
     private var permittedRemotes: Set<ICETransportAddress> = []
     private var checkingDeadline: NIODeadline?
     private var lastConsent: NIODeadline?
+    /// Rate buckets of addresses that have not passed a check; at most `strangerTableSize`.
+    private var strangers: [ICETransportAddress: TokenBucket] = [:]
+    private static let strangerTableSize = 64
+    private var errors: TokenBucket
 
     public var localCredentials: ICECredentials { current.local }
     public var remoteCredentials: ICECredentials { current.remote }
@@ -129,6 +176,7 @@ public struct ICELiteAgent: Sendable {
         localCandidates: [ICECandidate], now: NIODeadline, configuration: ICELiteConfiguration = .init()
     ) {
         self.configuration = configuration
+        errors = TokenBucket(rate: configuration.errorRate, burst: configuration.errorBurst)
         self.localCandidates = localCandidates
         self.current = Generation(
             local: ICECredentials(ufrag: localUfrag, password: localPassword),
@@ -225,9 +273,29 @@ public struct ICELiteAgent: Sendable {
             statistics.discarded += 1
             return result
         }
+        // Policing before any HMAC: an address that has passed a check is never policed (the
+        // browser keeps its consent under a flood); any other has its own bucket, so a flood
+        // from one address cannot starve the browser's first checks from another. The table is
+        // bounded: when full, a new address takes the place of an arbitrary old one.
+        if !permittedRemotes.contains(remote) {
+            if strangers[remote] == nil, strangers.count >= Self.strangerTableSize { strangers.remove(at: strangers.startIndex) }
+            var bucket = strangers[remote] ?? TokenBucket(rate: configuration.strangerRate, burst: configuration.strangerBurst)
+            let allowed = bucket.take(now: now)
+            strangers[remote] = bucket
+            guard allowed else {
+                statistics.policed += 1
+                return result
+            }
+        }
         let localAddress = local ?? localCandidates.first?.address ?? remote
 
         func respond(_ type: STUNMessageType, _ attributes: [STUNAttribute], password: String?) {
+            if type == .bindingError {
+                guard errors.take(now: now) else {
+                    statistics.errorsUnsent += 1
+                    return
+                }
+            }
             var response = STUNMessage(type: type, transactionID: request.transactionID, attributes: attributes)
             if let software = configuration.software { response.attributes.append(.software(software)) }
             let bytes = response.encode(integrityPassword: password, fingerprint: true)
@@ -283,6 +351,7 @@ public struct ICELiteAgent: Sendable {
             permittedRemotes = selectedPair.map { [$0.remote] } ?? []
         }
         permittedRemotes.insert(remote)
+        strangers[remote] = nil
 
         let pair = ICECandidatePair(local: localAddress, remote: remote)
         if request.useCandidate, pair != selectedPair {

@@ -79,6 +79,8 @@ public struct WebRTCLegStatus: Sendable, Equatable {
     public var payloadBytesSent: UInt64
     /// From the first DTLS datagram to keys, once connected.
     public var dtlsHandshakeMilliseconds: Double?
+    /// What the ICE agent answered, refused and policed.
+    public var ice = ICEAgentStatistics()
 }
 
 public final class WebRTCLegCore {
@@ -146,7 +148,7 @@ public final class WebRTCLegCore {
                         remoteFractionLost: remoteReport.map { Double($0.fractionLost) / 256 },
                         remoteJitterMilliseconds: remoteReport.map { Double($0.jitter) * 1000 / Double(clockRate) },
                         roundTripMilliseconds: roundTripMilliseconds, payloadBytesSent: payloadBytesSent,
-                        dtlsHandshakeMilliseconds: dtlsHandshake.map { Double($0.nanoseconds) / 1e6 })
+                        dtlsHandshakeMilliseconds: dtlsHandshake.map { Double($0.nanoseconds) / 1e6 }, ice: ice.statistics)
     }
 
     /// ICE restart (RFC 8445 §9): new credentials on both sides; the selected pair is kept while

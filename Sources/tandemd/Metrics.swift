@@ -32,8 +32,27 @@ struct MediaTotals {
             "trunk sent packets": status.trunk.counters.rtpSent,
             "trunk sent bytes": Int(status.trunk.payloadBytesSent),
             "srtp auth failures": status.web.counters.srtpDropped,
+        ].merging(dropped(status).map { ("dropped \($0.key)", $0.value) }) { a, _ in a }
+    }
+
+    /// What the browser's leg dropped, by the reason label of `tandem_media_dropped_total`.
+    static func dropped(_ status: MediaCallStatus) -> [String: Int] {
+        let ice = status.web.ice
+        return [
+            "stun_policed": ice.policed,
+            "stun_unauthenticated": ice.unauthenticated,
+            "stun_bad_request": ice.badRequests,
+            "stun_discarded": ice.discarded,
+            "stun_error_unsent": ice.errorsUnsent,
+            "unpermitted_source": status.web.counters.unpermittedDropped,
+            "srtp_auth": status.web.counters.srtpDropped,
+            "not_media": status.web.counters.unknownDropped,
         ]
     }
+
+    /// The reason labels, in a fixed order.
+    static let dropReasons = ["stun_policed", "stun_unauthenticated", "stun_bad_request", "stun_discarded", "stun_error_unsent",
+                              "unpermitted_source", "srtp_auth", "not_media"]
 }
 
 /// What one scrape reports.
@@ -157,6 +176,10 @@ final class TandemMetrics {
         }
         counter("srtp_auth_failures", "SRTP/SRTCP packets dropped for failed authentication or replay.", [],
                 snapshot.media["srtp auth failures", default: 0])
+        for reason in MediaTotals.dropReasons {
+            counter("media_dropped", "Datagrams the browsers' media ports dropped or left unanswered, by reason: STUN policed (over the rate for an address that has not passed a check), unauthenticated, malformed (bad_request) or otherwise discarded, error answers not sent (over their rate), anything from an address that never passed a check (unpermitted_source, spoofed DTLS among it), SRTP failing authentication, and what is not media at all.",
+                    [("reason", reason)], snapshot.media["dropped \(reason)", default: 0])
+        }
         counter("media_calls", "Calls whose media started, by mode.", [("mode", "relay")], snapshot.relayedCalls)
         counter("media_calls", "Calls whose media started, by mode.", [("mode", "transcode")], snapshot.transcodedCalls)
         let dropHelp = "Received SIP dropped unread: UDP datagrams over sip.max_udp_message_size (oversized) or not SIP (not_sip), and messages signaling had no room for (queue_full)."

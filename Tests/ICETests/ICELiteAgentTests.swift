@@ -206,6 +206,52 @@ final class ICELiteAgentTests: XCTestCase {
         XCTAssertEqual(agent.statistics.validChecks, 0)
     }
 
+    // MARK: Policing
+
+    /// 160k bad checks once moved no counter and each got an answer. Now a flood from one
+    /// address is policed to its rate, dropped unread beyond it, and error answers in all are
+    /// capped; the browser's checks from another address are answered throughout, and once it
+    /// has passed a check it is never policed.
+    func testAFloodOfBadChecksIsPolicedAndCountedWhileTheBrowsersChecksAreAnswered() throws {
+        var agent = makeAgent()
+        var answered = 0
+        var browserAnswers = 0
+        // 10 s at 1,000 bad checks a second from the stranger; the browser checks every 50 ms,
+        // nominating at once.
+        for tick in 0..<10_000 {
+            let time = 1 + Double(tick) / 1000
+            let bad = peer.check(to: agent.localCredentials, password: "notTheRightPasswordAtAll")
+            answered += agent.receive(bad.bytes, from: stranger, now: at(time)).datagrams.count
+            if tick % 50 == 0 {
+                let good = peer.check(to: agent.localCredentials, useCandidate: true)
+                let output = agent.receive(good.bytes, from: browser1, now: at(time))
+                if let response = output.datagrams.first, try STUNMessage.parse(response.bytes).type == .bindingSuccess { browserAnswers += 1 }
+            }
+        }
+        XCTAssertEqual(browserAnswers, 200, "every one of the browser's checks is answered with success")
+        XCTAssertEqual(agent.selectedPair?.remote, browser1)
+        // The stranger's bucket: a burst of 40, then 20 a second.
+        let admitted = agent.statistics.unauthenticated
+        XCTAssertGreaterThanOrEqual(admitted, 230)
+        XCTAssertLessThanOrEqual(admitted, 245)
+        XCTAssertEqual(agent.statistics.policed, 10_000 - admitted)
+        XCTAssertLessThanOrEqual(answered, admitted, "no more answers than admitted requests")
+        XCTAssertLessThanOrEqual(answered, 40 + 20 * 10 + 1, "error answers are capped")
+    }
+
+    func testErrorAnswersAreCappedInAllWhenTheFloodComesFromManyAddresses() {
+        var agent = makeAgent()
+        var answered = 0
+        for index in 0..<5_000 {
+            let source = ICETransportAddress(ipv4: 192, 0, 2, UInt8(index % 200), port: UInt16(1024 + index))
+            let bad = peer.check(to: agent.localCredentials, password: "notTheRightPasswordAtAll")
+            answered += agent.receive(bad.bytes, from: source, now: at(1 + Double(index) / 5000)).datagrams.count
+        }
+        XCTAssertLessThanOrEqual(answered, 40 + 20 + 1, "a second of spoofed checks gets at most the error burst and a second's rate back")
+        XCTAssertEqual(agent.statistics.errorsUnsent + answered, agent.statistics.unauthenticated)
+        check(&agent, from: browser1, at: 2, nominate: true)  // the browser is still answered
+    }
+
     func testAWrongUsernameIsAnswered401() throws {
         var agent = makeAgent()
         let local = agent.localCredentials
