@@ -13,7 +13,9 @@ RELEASE   := .build/release
 TANDEM_LOAD_CALLS   ?= 30
 TANDEM_LOAD_SECONDS ?= 20
 TANDEM_LOAD_ROUNDS  ?= 3
-export TANDEM_LOAD_CALLS TANDEM_LOAD_SECONDS TANDEM_LOAD_ROUNDS
+# ... and the modes in which it then finds each gateway's capacity (most calls carried clean).
+TANDEM_LOAD_CAPACITY ?= relayed,transcoded
+export TANDEM_LOAD_CALLS TANDEM_LOAD_SECONDS TANDEM_LOAD_ROUNDS TANDEM_LOAD_CAPACITY
 
 .PHONY: help deps test-deps build debug run check-config test interop-doc bench install uninstall clean
 
@@ -24,7 +26,8 @@ help:
 	@echo "                   (.build/interop-matrix/*.json; scripts/interop-matrix.py --check for CI)"
 	@echo "make build         release build of tandemd and tandemctl"
 	@echo "make bench         benchmarks (release): micro-benchmarks, the transcode pipeline against bare"
-	@echo "                   libopus + libsrtp, and a load run through tandemd and rtpengine"
+	@echo "                   libopus + libsrtp, and a load run through tandemd, rtpengine and (relayed)"
+	@echo "                   tandem-floor, a minimal C relay (bench/floor/floor.c)"
 	@echo "                   (TANDEM_LOAD_CALLS=$(TANDEM_LOAD_CALLS) TANDEM_LOAD_SECONDS=$(TANDEM_LOAD_SECONDS) TANDEM_LOAD_ROUNDS=$(TANDEM_LOAD_ROUNDS))"
 	@echo "make check-config  check $(CONFIG) without starting"
 	@echo "make install       binaries to $(PREFIX)/bin, config to $(CONFDIR), unit to $(UNITDIR), user 'tandem'"
@@ -73,9 +76,12 @@ bench: deps
 	$(SWIFT) build -c release --product tandem-bench
 	$(SWIFT) build -c release --product tandemd
 	$(SWIFT) build -c release --product tandem-load
+	@echo "==> building tandem-floor (C: the least a relayed call can cost, for the load comparison)"
+	$(CC) -O2 -Wall -o $(RELEASE)/tandem-floor bench/floor/floor.c -lssl -lcrypto
 	@echo "==> micro-benchmarks and the transcode pipeline"
+	$(SWIFT) package benchmark --target TandemBenchmarks --no-progress
 	$(RELEASE)/tandem-bench
-	@echo "==> load: $(TANDEM_LOAD_CALLS) calls through tandemd and rtpengine (userspace), $(TANDEM_LOAD_ROUNDS) alternating rounds"
+	@echo "==> load: $(TANDEM_LOAD_CALLS) calls through tandemd, rtpengine (userspace) and, relayed, tandem-floor, $(TANDEM_LOAD_ROUNDS) alternating rounds"
 	$(RELEASE)/tandem-load
 
 install: build

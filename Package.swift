@@ -30,6 +30,10 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        // Benchmarks/: time and mallocs per operation. Only the MallocInterposer trait (an
+        // LD_PRELOADed counting malloc, nothing to install): the default RuntimeInterposer trait
+        // would pull in swift-runtime-interposer on Linux with Swift 6.3, for ARC counts not used here.
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         // MARK: C libraries, found by pkg-config (Debian packages named as providers).
@@ -118,9 +122,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // The transcode pipeline against bare libopus + libsrtp; the micro-benchmarks are in Benchmarks/.
         .executableTarget(
             name: "tandem-bench",
-            dependencies: ["AudioCodecs", "MediaEngine", "TandemConfig", "SRTP", "DTLS", "CSRTP", "COpus", "CTandemShims"]),
+            dependencies: ["AudioCodecs", "MediaEngine", "SRTP", "DTLS", "CSRTP", "COpus", "CTandemShims"]),
+
+        // `swift package benchmark`: codecs, configuration and the packet path, with mallocs per operation.
+        .executableTarget(
+            name: "TandemBenchmarks",
+            dependencies: [
+                "AudioCodecs", "MediaEngine", "RTP", "SRTP", "DTLS", "TandemConfig",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/TandemBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
 
         .executableTarget(
             name: "tandem-load",

@@ -15,13 +15,16 @@
 #                                   policy-rc.d keeps package scripts from starting any service.
 #                                   unshare and nsenter come from util-linux, which Debian always
 #                                   has (Essential).
-#   scripts/install-deps.sh bench   rtpengine, the gateway `make bench` compares Tandem with
+#   scripts/install-deps.sh bench   rtpengine, the gateway `make bench` compares Tandem with, a C
+#                                   compiler and OpenSSL's headers for tandem-floor (the relayed
+#                                   call's floor, bench/floor/floor.c), and strace for
+#                                   TANDEM_LOAD_STRACE=1
 # Runs apt-get non-interactively as root (or through sudo -n); says what it does.
 set -euo pipefail
 
 build_packages=(pkg-config libssl-dev libsrtp2-dev libopus-dev libspandsp-dev)
 test_packages=(systemd openssl procps iproute2 sip-tester chromium firefox-esr libnss3-tools python3-venv sngrep prometheus fail2ban)
-bench_packages=(rtpengine-daemon)
+bench_packages=(rtpengine-daemon gcc libssl-dev strace)
 
 case "${1:-build}" in
     build) wanted=("${build_packages[@]}") ;;
