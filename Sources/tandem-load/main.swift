@@ -111,35 +111,38 @@ func runTandem(_ mode: CallMode, count: Int, seconds: Double) async throws -> Lo
     }
 }
 
+/// A gateway other than tandemd, driven from this thread: rtpengine and the floor.
+protocol ExternalGateway {
+    var pid: Int32 { get }
+    var log: String { get }
+    func waitUntilReady() throws
+    func place(_ call: LoadCall) throws -> String
+    func hangUpAll()
+    func shutdown()
+}
+
+extension RTPEngineGateway: ExternalGateway {}
+extension FloorGateway: ExternalGateway {}
+
 func runRTPEngine(_ mode: CallMode, count: Int, seconds: Double) throws -> LoadFigures {
-    let gateway = try RTPEngineGateway()
-    do {
-        try gateway.waitUntilReady()
-        let calls = try makeCalls(mode, count: count)
-        for call in calls { try call.connect(answer: try gateway.place(call)) }
-        let figures = try measure(calls, mode, gateway: "rtpengine", pid: gateway.pid, seconds: seconds)
-        gateway.hangUpAll()
-        gateway.shutdown()
-        return figures
-    } catch {
-        FileHandle.standardError.write(Data("rtpengine log:\n\(gateway.log.suffix(3000))\n".utf8))
-        gateway.shutdown()
-        throw error
-    }
+    try runExternal(try RTPEngineGateway(), "rtpengine", mode, count: count, seconds: seconds)
 }
 
 func runFloor(_ mode: CallMode, count: Int, seconds: Double) throws -> LoadFigures {
-    let gateway = try FloorGateway(binary: floorBinary)
+    try runExternal(try FloorGateway(binary: floorBinary), "floor", mode, count: count, seconds: seconds)
+}
+
+func runExternal(_ gateway: some ExternalGateway, _ name: String, _ mode: CallMode, count: Int, seconds: Double) throws -> LoadFigures {
     do {
         try gateway.waitUntilReady()
         let calls = try makeCalls(mode, count: count)
         for call in calls { try call.connect(answer: try gateway.place(call)) }
-        let figures = try measure(calls, mode, gateway: "floor", pid: gateway.pid, seconds: seconds)
+        let figures = try measure(calls, mode, gateway: name, pid: gateway.pid, seconds: seconds)
         gateway.hangUpAll()
         gateway.shutdown()
         return figures
     } catch {
-        FileHandle.standardError.write(Data("tandem-floor log:\n\(gateway.log.suffix(3000))\n".utf8))
+        FileHandle.standardError.write(Data("\(name) log:\n\(gateway.log.suffix(3000))\n".utf8))
         gateway.shutdown()
         throw error
     }
@@ -296,7 +299,7 @@ for mode in modes {
     let tandemCPU = median(tandem.map(\.cpuMillisecondsPerCallSecond))
     let tandemKernel = median(tandem.map(\.kernelMillisecondsPerCallSecond))
     let rtpengineCPU = median(rtpengine.map(\.cpuMillisecondsPerCallSecond))
-    let target = mode == .transcoded ? "at most 0.33" : "at most 0.50"
+    let target = mode == .transcoded ? "at most 0.25" : "at most 0.50"
     let perRound = zip(tandem, rtpengine).map { String(format: "%.3f", $0.cpuMillisecondsPerCallSecond / $1.cpuMillisecondsPerCallSecond) }
     say(String(format: "%@: Tandem / rtpengine CPU per call-second = %.3f (target: %@); Tandem's kernel time alone = %.3f of rtpengine's whole",
                mode.rawValue, tandemCPU / rtpengineCPU, target, tandemKernel / rtpengineCPU)
@@ -312,9 +315,9 @@ for mode in modes {
 if let overloadLine { say(overloadLine) }
 if !capacityModes.isEmpty {
     say("")
-    say(String(format: "Capacity steps (clean: loss under %.1f %% each way and p99 - p50 latency under %.0f ms; %.0f s measured per step):",
+    say(String(format: "Capacity steps (clean: loss under %.1f %% each way, and p99 - p50 latency at most %.0f ms over the first step's; %.0f s measured per step):",
                criteria.maxLossPercent, criteria.maxJitterMilliseconds, capacitySeconds))
-    say("| gateway | mode | calls | CPU ms per call-second | loss % to trunk / to browser | jitter ms (p99 - p50) | generator CPU ms per call-second | clean |")
+    say("| gateway | mode | calls | CPU ms per call-second | loss % to trunk / to browser | jitter ms, p99 - p50 (added) | generator CPU ms per call-second | clean |")
     say("|---|---|---|---|---|---|---|---|")
     for line in capacityLines { say(line) }
     say("")
