@@ -110,9 +110,8 @@ final class SIPTransportState: Sendable {
 
     // MARK: Channels
 
-    /// Records a stream channel (accepted or dialled) so shutdown closes it; closes it at once if
-    /// shutdown has already begun.
-    /// Keeps a connection Tandem dialed, to close it at shutdown (no limits: they are for peers).
+    /// Records a stream channel Tandem dialled so shutdown closes it (no limits: they are for
+    /// peers); closes it at once if shutdown has already begun.
     func track(_ channel: any Channel) {
         let accepted = table.withLockedValue { table -> Bool in
             guard !table.closed else { return false }
