@@ -178,7 +178,7 @@ let package = Package(
         .testTarget(name: "TestEndpointsTests", dependencies: ["TestEndpoints", "SIP", "SDP", "RTP", "AudioCodecs", nioCore, nioPosix, logging]),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["Control", "tandemd", "tandemctl", "TandemTestSupport", "TandemTestPeers", "SIP", "SDP", nioCore, nioPosix],
+            dependencies: ["Control", "tandemd", "tandemctl", "TandemTestSupport", "TandemTestPeers", "SIP", "SDP", "ICE", nioCore, nioPosix],
             exclude: ["Scenarios"]),
     ],
     swiftLanguageModes: [.v6]

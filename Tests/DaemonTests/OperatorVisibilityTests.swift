@@ -7,6 +7,7 @@
 // a second, or the next trunk of the rule; it takes calls again once it answers.
 
 import Foundation
+import ICE
 import NIOCore
 import NIOPosix
 import SIP
@@ -201,6 +202,53 @@ final class OperatorVisibilityTests: XCTestCase {
         let rightful = try await refusedRegistration("1001", "pw-1001")
         XCTAssertTrue(rightful.contains("403 Forbidden (too many failed attempts)"), rightful)
         XCTAssertEqual(logLines("authentication refused", level: "notice").last?["reason"], "locked_out", daemon.stderr)
+    }
+
+    // MARK: Floods
+
+    /// 160k bad checks at a call's port once moved no counter. Now 2,000 checks with a wrong
+    /// password from one address are counted, nearly all policed unread, while the browser's
+    /// call (aiortc, through sipp's echo) keeps its audio.
+    func testAFloodOfBadChecksAtACallsPortIsPolicedAndCountedWhileTheCallKeepsItsAudio() async throws {
+        let trunkPort = LoopbackUDPSocket.freePort()
+        try start(DaemonUnderTest.trunkAndUser(trunkPort: trunkPort))
+        let trunk = try sipp(port: trunkPort)
+        let peer = try InteropPeer(script: "aiortc_peer.py", arguments: ["--codecs", "PCMU", "--duration", "4", "--timeout", "25"],
+                                   log: daemon.directory + "/aiortc-flood.log")
+        let offer = try XCTUnwrap(try peer.next()["sdp"] as? String)
+        let browser = try await BrowserSIPUser(port: wsPort, username: "1001", password: "pw-1001", group: group)
+        let call = try await browser.call("2000", offer: offer)
+        let answer = String(decoding: call.answer.body, as: UTF8.self)
+        try peer.send(["type": "answer", "sdp": answer])
+        let mediaLine = try XCTUnwrap(answer.split(whereSeparator: \.isNewline).first { $0.hasPrefix("m=audio ") })
+        let mediaPort = try XCTUnwrap(Int(mediaLine.split(separator: " ")[1]))
+
+        let flooder = LoopbackUDPSocket()
+        var generator = SystemRandomNumberGenerator()
+        for index in 0..<2000 {
+            let check = STUNMessage(type: .bindingRequest, transactionID: .random(using: &generator),
+                                    attributes: [.username("guess:guess"), .priority(1), .iceControlling(1)])
+            flooder.send(check.encode(integrityPassword: "not-the-password-at-all", fingerprint: true), toPort: mediaPort)
+            if index % 20 == 19 { try await Task.sleep(for: .milliseconds(10)) }  // under 2,000 a second
+        }
+        try await Task.sleep(for: .seconds(1))
+        let samples = try scrape().samples
+        let policed = samples["tandem_media_dropped_total{reason=stun_policed}"] ?? 0
+        let unauthenticated = samples["tandem_media_dropped_total{reason=stun_unauthenticated}"] ?? 0
+        // Every check that reached the socket is counted; the kernel may drop a few of a burst
+        // when the machine is busy (a socket buffer overflow, before Tandem sees them).
+        let counted = policed + unauthenticated
+        XCTAssertTrue((1960...2000).contains(counted), "every check is counted: \(samples.filter { $0.key.hasPrefix("tandem_media_dropped") })")
+        XCTAssertGreaterThan(policed, 0.9 * counted, "most are policed before any HMAC")
+        XCTAssertLessThanOrEqual(unauthenticated, 40 + 20 * 2, "one address gets its burst and its rate")
+
+        let bye = try await browser.hangUp(call)
+        XCTAssertEqual(bye.statusCode, 200)
+        let result = try peer.next()
+        XCTAssertEqual(result["connected"] as? Bool, true, "\(result)")
+        XCTAssertGreaterThan(result["framesReceived"] as? Int ?? 0, 100, "the call kept its audio: \(result)")
+        await browser.close()
+        _ = exitStatus(trunk)
     }
 
     // MARK: Every outcome
