@@ -40,16 +40,17 @@ public struct AuthenticationFailure: Sendable, Equatable {
     public var username: String
     public var reason: Reason
     public enum Locked: String, Sendable { case source, user }
+    /// What a failure locked, and the lock.
+    public struct Lock: Sendable, Equatable {
+        public var locked: Locked
+        public var lock: AuthenticationFailureLimiter.Lockout
+    }
     /// Set when this failure locked its source or user.
-    public var lockout: (locked: Locked, lock: AuthenticationFailureLimiter.Lockout)?
+    public var lockout: Lock?
 
     public init(username: String, reason: Reason) {
         self.username = username
         self.reason = reason
-    }
-
-    public static func == (a: AuthenticationFailure, b: AuthenticationFailure) -> Bool {
-        a.username == b.username && a.reason == b.reason && a.lockout?.locked == b.lockout?.locked && a.lockout?.lock == b.lockout?.lock
     }
 }
 
@@ -205,7 +206,7 @@ public struct Registrar: Sendable {
                 // asking its user; a replayer, lacking the password, cannot.
                 var answer = challenge(request, toTag: toTag, stale: true, source: source, now: now)
                 var refusal = AuthenticationFailure(username: credentials.username, reason: .replay)
-                refusal.lockout = sources.recordFailure(source: source, now: now).map { (.source, $0) }
+                refusal.lockout = sources.recordFailure(source: source, now: now).map { AuthenticationFailure.Lock(locked: .source, lock: $0) }
                 answer.failure = refusal
                 answer.delay = sources.delay(for: source, now: now)
                 return .refused(answer)
@@ -249,8 +250,8 @@ public struct Registrar: Sendable {
     private mutating func failure(_ request: SIPRequest, toTag: String, source: String, user: String?, now: NIODeadline,
                                   _ failure: AuthenticationFailure) -> RegistrarAnswer {
         var failure = failure
-        failure.lockout = sources.recordFailure(source: source, now: now).map { (.source, $0) }
-        if let user, let locked = usersLimiter.recordFailure(source: user, now: now) { failure.lockout = failure.lockout ?? (.user, locked) }
+        failure.lockout = sources.recordFailure(source: source, now: now).map { AuthenticationFailure.Lock(locked: .source, lock: $0) }
+        if let user, let locked = usersLimiter.recordFailure(source: user, now: now) { failure.lockout = failure.lockout ?? AuthenticationFailure.Lock(locked: .user, lock: locked) }
         return RegistrarAnswer(response: request.makeResponse(403, reason: "Forbidden (bad credentials)", toTag: toTag),
                                delay: sources.delay(for: source, now: now), failure: failure)
     }

@@ -29,9 +29,10 @@ extension SignalingCore {
         fields["method"] = request.method.rawValue
         fields["sip_call_id"] = (try? request.headers.callID()) ?? "-"
         var effects: [SignalingEffect<Destination>] = [.log(OperatorLog(.notice, "authentication refused", fields))]
-        if let (what, lock) = failure.lockout {
+        if let lockout = failure.lockout {
+            let lock = lockout.lock
             var locked = sourceFields
-            locked["locked"] = what.rawValue
+            locked["locked"] = lockout.locked.rawValue
             locked["user"] = fields["user"]
             locked["seconds"] = String(lock.duration.components.seconds)
             locked["lockouts"] = String(lock.count)

@@ -133,17 +133,23 @@ final class SIPTransportState: Sendable {
     func admit(_ channel: any Channel) -> Bool {
         let source = channel.remoteAddress?.ipAddress ?? "?"
         let key = ObjectIdentifier(channel)
-        let refusal = table.withLockedValue { table -> SIPConnectionDrop?? in
-            guard !table.closed else { return .some(nil) }
-            if table.inbound.count >= limits.total { return .connectionLimit }
-            if table.inboundBySource[source, default: 0] >= limits.perSource { return .sourceLimit }
+        enum Admission { case taken, layerClosed, refused(SIPConnectionDrop) }
+        let admission = table.withLockedValue { table -> Admission in
+            guard !table.closed else { return .layerClosed }
+            if table.inbound.count >= limits.total { return .refused(.connectionLimit) }
+            if table.inboundBySource[source, default: 0] >= limits.perSource { return .refused(.sourceLimit) }
             table.openChannels[key] = channel
             table.inbound[key] = Inbound(source: source)
             table.inboundBySource[source, default: 0] += 1
-            return nil
+            return .taken
         }
-        if let refusal {
-            if let reason = refusal { noteClosed(reason, source: source) }
+        switch admission {
+        case .taken: break
+        case .layerClosed:
+            channel.close(promise: nil)
+            return false
+        case .refused(let reason):
+            noteClosed(reason, source: source)
             channel.close(promise: nil)
             return false
         }
